@@ -1,0 +1,1 @@
+"""The ``latentspace`` command line: each module registers one group of subcommands."""

@@ -1,0 +1,69 @@
+"""Options and error reporting shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["CliError", "add_embedder_options", "embedder_config", "explain"]
+
+
+class CliError(Exception):
+    """A usage problem the user can fix by changing the command line."""
+
+
+def add_embedder_options(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
+    """``--model``, ``--weights``, ``--layer``, ``--device``.
+
+    With ``defaults_from_index`` the model options default to None, meaning "as the index says".
+    """
+    note = " (default: as recorded in the index, else %s)" if defaults_from_index else " (default: %s)"
+    group = parser.add_argument_group("embedder")
+    group.add_argument("--model", default=None if defaults_from_index else "alexnet",
+                       help="network to embed with: alexnet or efficientnet-lite0" + note % "alexnet")
+    group.add_argument("--weights", default=None if defaults_from_index else "imagenet", metavar="imagenet|random[:SEED]|PATH",
+                       help="pretrained ImageNet weights from the torch hub cache, seeded untrained weights, "
+                            "or a state-dict file" + note % "imagenet")
+    group.add_argument("--layer", default=None,
+                       help="layer to read vectors from: fc7 (penultimate) or fc6 for alexnet (default: the model's penultimate layer)")
+    group.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="where the network runs (default: auto, a GPU when there is one)")
+
+
+def embedder_config(args: argparse.Namespace, recorded: object | None = None):
+    """The EmbedderConfig the flags ask for; unset flags fall back to ``recorded`` (an EmbedderInfo)."""
+    from latentspace.indexer.embedders import EmbedderConfig, WeightsChoice
+
+    model = args.model or (recorded.model if recorded else "alexnet")
+    weights = args.weights or (recorded.weights if recorded else "imagenet")
+    layer = args.layer or (recorded.layer if recorded and model == recorded.model else None)
+    return EmbedderConfig(model=model, layer=layer, weights=WeightsChoice.parse(weights))
+
+
+def explain(exc: Exception) -> str | None:
+    """A one-line message for errors users cause or can fix; None for bugs (shown as tracebacks)."""
+    expected: list[type[BaseException]] = [FileNotFoundError, FileExistsError, PermissionError]
+    try:
+        from latentspace.client.errors import LatentSpaceError
+
+        expected.append(LatentSpaceError)
+    except ImportError:
+        pass
+    try:
+        from latentspace.indexer import (
+            CorpusError,
+            EmbedderError,
+            ImageRejected,
+            IndexCorrupt,
+            IndexLocked,
+            IndexMismatch,
+        )
+        from latentspace.indexer.faiss_index import FaissError
+
+        expected += [CorpusError, EmbedderError, ImageRejected, IndexCorrupt, IndexLocked, IndexMismatch, FaissError]
+    except ImportError:
+        pass
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, tuple(expected)):
+        return str(exc)
+    return None

@@ -1,0 +1,137 @@
+"""A FAISS index keyed by item id, built from a factory string, on the CPU or a GPU.
+
+Contract: vectors are float32 ``(n, d)``; for metric ``cosine`` they are L2-normalised here and
+searched by inner product (scores are cosines, higher is better); for ``l2`` scores are squared
+Euclidean distances (lower is better). Missing results are id ``-1``, FAISS's sentinel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import faiss
+import numpy as np
+
+from latentspace.indexer.manifest import Metric
+
+__all__ = ["FaissError", "FaissIndex", "gpu_available", "normalize_rows"]
+
+
+class FaissError(ValueError):
+    """A factory string FAISS cannot build, or an index that cannot do what was asked."""
+
+
+def gpu_available() -> bool:
+    """True when this faiss build has GPU support and sees a GPU."""
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+def faiss_message(exc: Exception) -> str:
+    """The human part of a FAISS C++ error ("Error in <signature> at <file>:<line>: <message>")."""
+    match = re.search(r" at \S+:\d+: (.*)", str(exc), flags=re.DOTALL)
+    return (match.group(1) if match else str(exc)).strip()
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Unit-length copies of the rows; an all-zero row stays zero instead of becoming NaN."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+class FaissIndex:
+    """An ``IndexIDMap2`` around ``index_factory(d, factory, metric)``."""
+
+    def __init__(self, index: faiss.Index, metric: Metric, factory: str) -> None:
+        self.index = index
+        self.metric = metric
+        self.factory = factory
+
+    @classmethod
+    def create(cls, dim: int, factory: str, metric: Metric) -> FaissIndex:
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+        try:
+            inner = faiss.index_factory(dim, factory, faiss_metric)
+        except RuntimeError as exc:
+            raise FaissError(f"FAISS cannot build index {factory!r}: {faiss_message(exc)}") from None
+        if isinstance(inner, (faiss.IndexIDMap, faiss.IndexIDMap2)):
+            raise FaissError(f"give the factory without IDMap ({factory!r}); ids are added by latentspace")
+        return cls(faiss.IndexIDMap2(inner), metric, factory)
+
+    @property
+    def dim(self) -> int:
+        return self.index.d
+
+    @property
+    def ntotal(self) -> int:
+        return self.index.ntotal
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.index.is_trained)
+
+    def min_training_vectors(self) -> int:
+        """A lower bound FAISS needs to train (the number of IVF lists or PQ centroids)."""
+        inner = faiss.downcast_index(self.index.index)
+        ivf = faiss.try_extract_index_ivf(inner)
+        if ivf is not None:
+            return int(ivf.nlist)
+        return 256 if not inner.is_trained else 0
+
+    def _prepare(self, vectors: np.ndarray) -> np.ndarray:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        return normalize_rows(vectors) if self.metric == "cosine" else vectors
+
+    def train(self, vectors: np.ndarray, *, use_gpu: bool = False) -> None:
+        """Train on ``vectors`` (raw; normalised here for cosine), on a GPU when asked and possible."""
+        data = self._prepare(vectors)
+        inner = self.index.index
+        if use_gpu and gpu_available():
+            resources = faiss.StandardGpuResources()
+            gpu_inner = faiss.index_cpu_to_gpu(resources, 0, inner)
+            gpu_inner.train(data)
+            self.index = faiss.IndexIDMap2(faiss.index_gpu_to_cpu(gpu_inner))
+        else:
+            inner.train(data)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.index.add_with_ids(self._prepare(vectors), np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove ids; raises FaissError for index types that cannot remove (e.g. HNSW)."""
+        try:
+            return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+        except RuntimeError as exc:
+            raise FaissError(f"{self.factory} does not support removal: {exc}") from None
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores (n, k), ids (n, k))``; ``allowed_ids`` restricts results to those ids."""
+        data = self._prepare(queries)
+        params = None
+        if allowed_ids is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.search(data, k, params=params)
+        return scores, ids
+
+    def serialize(self) -> bytes:
+        return faiss.serialize_index(self.index).tobytes()
+
+    @classmethod
+    def deserialize(cls, data: bytes, metric: Metric, factory: str) -> FaissIndex:
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if not isinstance(index, faiss.IndexIDMap2):
+            index = faiss.downcast_index(index)
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise FaissError("the FAISS file does not hold an id-mapped index written by latentspace")
+        return cls(index, metric, factory)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,235 @@
+"""The items database: one SQLite row per image with its metadata and its raw vector.
+
+SQLite is the index directory's durable record. Every change is one transaction in WAL mode
+with ``synchronous=FULL``, so a crash, a kill or a full disk leaves each committed change whole
+and each uncommitted one absent. The FAISS file is a cache rebuilt from here when it lags.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Direction", "FileState", "Item", "ItemDB", "NewItem"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    path        TEXT    NOT NULL,
+    label       TEXT    NOT NULL DEFAULT '',
+    sha256      TEXT    NOT NULL,
+    width       INTEGER NOT NULL,
+    height      INTEGER NOT NULL,
+    file_size   INTEGER,
+    mtime_ns    INTEGER,
+    stored_file TEXT,
+    added_at    REAL    NOT NULL,
+    vector      BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_path ON items(path);
+CREATE INDEX IF NOT EXISTS items_label ON items(label);
+CREATE TABLE IF NOT EXISTS directions (
+    name        TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    vector      BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    path: str
+    label: str
+    sha256: str
+    width: int
+    height: int
+    stored_file: str | None = None
+    """For images added through the server: their copy, relative to the index directory."""
+
+
+@dataclass(frozen=True)
+class NewItem:
+    path: str
+    label: str
+    sha256: str
+    width: int
+    height: int
+    vector: np.ndarray
+    file_size: int | None = None
+    mtime_ns: int | None = None
+    stored_file: str | None = None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the indexer remembers of a corpus file to notice when it changes."""
+
+    id: int
+    sha256: str
+    file_size: int | None
+    mtime_ns: int | None
+
+
+@dataclass(frozen=True)
+class Direction:
+    name: str
+    kind: str
+    description: str
+    vector: np.ndarray
+    created_at: float
+
+
+class ItemDB:
+    """Thread-safe access to ``items.sqlite``; vectors are float32 BLOBs of ``dim`` values."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _blob(self, vector: np.ndarray) -> bytes:
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        if vector.shape != (self.dim,):
+            raise ValueError(f"expected a vector of {self.dim} values, got shape {vector.shape}")
+        return vector.tobytes()
+
+    def _vector(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(blob, dtype=np.float32).copy()
+
+    def apply(self, *, insert: Sequence[NewItem] = (), delete: Iterable[int] = ()) -> tuple[list[int], list[int]]:
+        """Delete then insert in one transaction; returns ``(new ids, ids actually deleted)``."""
+        rows = [
+            (i.path, i.label, i.sha256, i.width, i.height, i.file_size, i.mtime_ns, i.stored_file, time.time(), self._blob(i.vector))
+            for i in insert
+        ]
+        delete = [int(i) for i in delete]
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = []
+                for item_id in delete:
+                    if cur.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount:
+                        deleted.append(item_id)
+                new_ids = []
+                for row in rows:
+                    cur.execute(
+                        "INSERT INTO items (path, label, sha256, width, height, file_size, mtime_ns, stored_file, added_at, vector)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                    new_ids.append(int(cur.lastrowid))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return new_ids, deleted
+
+    def touch(self, item_id: int, *, file_size: int, mtime_ns: int) -> None:
+        """Record a new modification time for a file whose content did not change."""
+        with self._lock:
+            self._conn.execute("UPDATE items SET file_size = ?, mtime_ns = ? WHERE id = ?", (file_size, mtime_ns, item_id))
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def items(self, ids: Sequence[int]) -> dict[int, Item]:
+        """The items among ``ids`` that exist, by id."""
+        out: dict[int, Item] = {}
+        ids = [int(i) for i in ids]
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(
+                    f"SELECT id, path, label, sha256, width, height, stored_file FROM items WHERE id IN ({marks})", chunk
+                ):
+                    out[row[0]] = Item(*row)
+        return out
+
+    def iter_items(self) -> Iterator[Item]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, path, label, sha256, width, height, stored_file FROM items ORDER BY id"
+            ).fetchall()
+        for row in rows:
+            yield Item(*row)
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All ``(ids, vectors)`` in id order, ``batch`` rows at a time."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT id, vector FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+            yield ids, vectors.copy()
+            last = int(ids[-1])
+
+    def file_states(self) -> dict[str, FileState]:
+        with self._lock:
+            rows = self._conn.execute("SELECT path, id, sha256, file_size, mtime_ns FROM items WHERE stored_file IS NULL")
+            return {path: FileState(i, sha, size, mtime) for path, i, sha, size, mtime in rows}
+
+    def ids_with_labels(self, labels: Sequence[str]) -> np.ndarray:
+        marks = ",".join("?" * len(labels))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT id FROM items WHERE label IN ({marks}) ORDER BY id", list(labels))
+            return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def label_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT label, COUNT(*) FROM items GROUP BY label ORDER BY label"))
+
+    # Named directions live beside the items so they are saved and backed up with them.
+
+    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray) -> Direction:
+        created = time.time()
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO directions (name, kind, description, created_at, vector) VALUES (?, ?, ?, ?, ?)",
+                (name, kind, description, created, self._blob(vector)),
+            )
+        return Direction(name, kind, description, np.asarray(vector, dtype=np.float32).copy(), created)
+
+    def get_direction(self, name: str) -> Direction | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name, kind, description, vector, created_at FROM directions WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Direction(row[0], row[1], row[2], self._vector(row[3]), row[4])
+
+    def list_directions(self) -> list[Direction]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, kind, description, vector, created_at FROM directions ORDER BY name"
+            ).fetchall()
+        return [Direction(r[0], r[1], r[2], self._vector(r[3]), r[4]) for r in rows]
+
+    def delete_direction(self, name: str) -> bool:
+        with self._lock:
+            return self._conn.execute("DELETE FROM directions WHERE name = ?", (name,)).rowcount > 0

@@ -1,0 +1,128 @@
+"""The manifest: what an index directory holds and how it was made, so loading can check it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from latentspace.indexer.atomic import atomic_write_bytes
+
+__all__ = ["FORMAT_VERSION", "EmbedderInfo", "FileRecord", "IndexMismatch", "Manifest", "Metric", "package_versions"]
+
+FORMAT_VERSION = 1
+Metric = Literal["cosine", "l2"]
+
+
+class IndexMismatch(ValueError):
+    """An index directory was opened with an embedder other than the one that built it."""
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """The embedder an index was built with, as recorded in its manifest."""
+
+    model: str
+    layer: str
+    dimension: int
+    weights: str
+    """The ``--weights`` choice: ``imagenet``, ``random:SEED`` or a file path."""
+    weights_description: str
+    weights_sha256: str
+    pretrained: bool
+
+    @classmethod
+    def from_embedder(cls, embedder: Any) -> EmbedderInfo:
+        identity = embedder.identity
+        return cls(
+            model=embedder.spec.name,
+            layer=embedder.layer.name,
+            dimension=embedder.dim,
+            weights=identity.choice,
+            weights_description=identity.description,
+            weights_sha256=identity.sha256,
+            pretrained=identity.pretrained,
+        )
+
+    def differences(self, other: EmbedderInfo) -> list[str]:
+        """Human-readable differences that make vectors of ``self`` and ``other`` incomparable."""
+        out = []
+        for name in ("model", "layer", "dimension", "weights_sha256"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                if name == "weights_sha256":
+                    out.append(
+                        f"weights: index has {self.weights} ({self.weights_description}, sha256 {mine[:12]}…), "
+                        f"asked for {other.weights} ({other.weights_description}, sha256 {theirs[:12]}…)"
+                    )
+                else:
+                    out.append(f"{name}: index has {mine!r}, asked for {theirs!r}")
+        return out
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    name: str
+    sha256: str
+    size: int
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for dist in ("latentspace", "torch", "torchvision", "faiss-cpu", "faiss-gpu-cu12", "numpy", "pillow"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class Manifest:
+    embedder: EmbedderInfo
+    metric: Metric
+    faiss_factory: str
+    count: int = 0
+    faiss_file: FileRecord | None = None
+    """The FAISS index file this manifest vouches for (absent before the first save)."""
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    versions: dict[str, str] = field(default_factory=package_versions)
+    format_version: int = FORMAT_VERSION
+
+    def with_update(self, **changes: Any) -> Manifest:
+        return replace(self, updated_at=time.time(), versions=package_versions(), **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        raw = json.loads(text)
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported index format version {raw.get('format_version')!r} (this is {FORMAT_VERSION})")
+        faiss_file = raw.get("faiss_file")
+        return cls(
+            embedder=EmbedderInfo(**raw["embedder"]),
+            metric=raw["metric"],
+            faiss_factory=raw["faiss_factory"],
+            count=int(raw["count"]),
+            faiss_file=FileRecord(**faiss_file) if faiss_file else None,
+            created_at=float(raw["created_at"]),
+            updated_at=float(raw["updated_at"]),
+            versions=dict(raw.get("versions", {})),
+            format_version=raw["format_version"],
+        )
+
+    def write(self, path: Path) -> None:
+        atomic_write_bytes(path, self.to_json().encode())
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"cannot read the index manifest {path}: {exc}") from exc
