@@ -1,0 +1,180 @@
+"""Directions, and the paths that follow them: shifts along a direction, interpolations, walks.
+
+Pure NumPy like :mod:`latentspace.server.arithmetic`, whose :class:`QueryError` it raises.
+Each point a path yields is a query vector: to show its neighbours, ``rank`` it as the single
+positive term of the ``average`` method, which is then plain nearest-neighbour search under
+the index metric (cosine, or squared L2 ascending).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from latentspace.server.arithmetic import QueryError
+
+__all__ = [
+    "direction_from_sets",
+    "direction_from_classifier",
+    "shift_points",
+    "interpolate",
+    "walk_rows",
+    "DEFAULT_MAX_ALPHA",
+]
+
+#: Shifts further than this many start-lengths leave the region any image embeds to.
+DEFAULT_MAX_ALPHA = 10.0
+#: Below this angle (radians) two directions count as parallel for slerp.
+_PARALLEL = 1e-6
+
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def _vector(label: str, v: np.ndarray, *, dim: int | None = None, nonzero: bool) -> np.ndarray:
+    """``v`` as a finite 1-D float64 vector, or a QueryError naming ``label``."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim != 1:
+        raise QueryError(f"{label}: must be 1-D, got shape {v.shape}")
+    if dim is not None and v.shape[0] != dim:
+        raise QueryError(f"{label}: dimension {v.shape[0]} does not match {dim}")
+    if not np.all(np.isfinite(v)):
+        raise QueryError(f"{label}: contains NaN or inf")
+    if nonzero and not np.any(v):
+        raise QueryError(f"{label}: vector is all zeros, it has no direction")
+    return v
+
+
+def direction_from_sets(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+    """mean(unit(positives)) − mean(unit(negatives)): a concept direction from examples.
+
+    Unit-normalising first stops a few long vectors from dominating the means.
+    """
+    sets = []
+    for label, m in (("positives", positives), ("negatives", negatives)):
+        m = np.asarray(m, dtype=np.float64)
+        if m.ndim != 2 or m.shape[0] == 0:
+            raise QueryError(f"{label}: need a non-empty (count, d) array, got shape {m.shape}")
+        if not np.all(np.isfinite(m)):
+            raise QueryError(f"{label}: contains NaN or inf")
+        zero = np.flatnonzero(~np.any(m, axis=1))
+        if len(zero):
+            raise QueryError(f"{label}[{zero[0]}]: vector is all zeros, it has no direction")
+        sets.append(m)
+    if sets[0].shape[1] != sets[1].shape[1]:
+        raise QueryError(f"negatives: dimension {sets[1].shape[1]} != {sets[0].shape[1]}")
+    d = _unit_rows(sets[0]).mean(axis=0) - _unit_rows(sets[1]).mean(axis=0)
+    if np.linalg.norm(d) <= 1e-12:
+        raise QueryError("positives and negatives have the same mean direction: no direction")
+    return d.astype(np.float32)
+
+
+def direction_from_classifier(weight: np.ndarray, a: int, b: int) -> np.ndarray:
+    """weight[a] − weight[b]: the direction that raises class a's logit over class b's."""
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 2:
+        raise QueryError(f"classifier weight must be (classes, d), got shape {w.shape}")
+    for label, c in (("class a", a), ("class b", b)):
+        if isinstance(c, bool) or int(c) != c or not 0 <= c < w.shape[0]:
+            raise QueryError(f"{label}: index {c!r} is not in [0, {w.shape[0]})")
+    d = w[a] - w[b]
+    if not np.all(np.isfinite(d)):
+        raise QueryError(f"classifier rows {a} and {b} contain NaN or inf")
+    if np.linalg.norm(d) <= 1e-12:
+        raise QueryError(f"classes {a} and {b} have identical weights: no direction")
+    return d.astype(np.float32)
+
+
+def shift_points(
+    start: np.ndarray,
+    direction: np.ndarray,
+    alphas: Sequence[float],
+    *,
+    max_steps: int,
+    max_alpha: float = DEFAULT_MAX_ALPHA,
+) -> np.ndarray:
+    """Points start + α·‖start‖·unit(direction), one row per α, float32 (len(alphas), d).
+
+    The direction is unit-normalised and scaled by the start's norm, so α reads as "a
+    fraction of the start's length" whatever the network, layer or direction source:
+    α = 0.5 moves half as far as the start is from the origin, α = 0 returns the start.
+    """
+    s = _vector("start", start, nonzero=True)
+    d = _vector("direction", direction, dim=s.shape[0], nonzero=True)
+    a = np.asarray(alphas, dtype=np.float64)
+    if a.ndim != 1 or not 1 <= a.shape[0] <= max_steps:
+        raise QueryError(f"alphas: give 1 to {max_steps} strengths, got {a.size}")
+    for i, alpha in enumerate(a):
+        if not np.isfinite(alpha) or abs(alpha) > max_alpha:
+            raise QueryError(f"alphas[{i}]: strength {alpha} is outside [-{max_alpha}, {max_alpha}]")
+    step = d / np.linalg.norm(d) * np.linalg.norm(s)
+    return (s[None, :] + a[:, None] * step[None, :]).astype(np.float32)
+
+
+def interpolate(
+    a: np.ndarray,
+    b: np.ndarray,
+    steps: int,
+    mode: Literal["linear", "slerp"] = "linear",
+    *,
+    max_steps: int,
+) -> np.ndarray:
+    """``steps`` points from a to b, float32 (steps, d); row 0 is a and the last row is b.
+
+    "linear": (1 − t)·a + t·b. "slerp": the direction moves along the great circle from
+    â to b̂ at constant angular speed while the norm moves linearly from ‖a‖ to ‖b‖, so every
+    point stays as long as the endpoints (a straight line cuts inside, towards the origin,
+    where no image embeds). Near-parallel endpoints fall back to normalised linear
+    directions; opposite endpoints have no unique great circle and are refused.
+    """
+    if isinstance(steps, bool) or int(steps) != steps or not 2 <= steps <= max_steps:
+        raise QueryError(f"steps: must be an integer in [2, {max_steps}], got {steps!r}")
+    if mode not in ("linear", "slerp"):
+        raise QueryError(f"mode: unknown interpolation {mode!r}; choose linear or slerp")
+    va = _vector("a", a, nonzero=mode == "slerp")
+    vb = _vector("b", b, dim=va.shape[0], nonzero=mode == "slerp")
+    t = np.linspace(0.0, 1.0, int(steps))[:, None]
+    if mode == "linear":
+        out = (1.0 - t) * va + t * vb
+    else:
+        na, nb = np.linalg.norm(va), np.linalg.norm(vb)
+        ua, ub = va / na, vb / nb
+        omega = float(np.arccos(np.clip(ua @ ub, -1.0, 1.0)))
+        if omega > np.pi - _PARALLEL:
+            raise QueryError("a and b point in opposite directions: slerp has no unique path")
+        if omega < _PARALLEL:
+            dirs = _unit_rows((1.0 - t) * ua + t * ub)
+        else:
+            dirs = (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+        out = dirs * ((1.0 - t) * na + t * nb)
+    out[0], out[-1] = va, vb
+    return out.astype(np.float32)
+
+
+def walk_rows(
+    steps: Sequence[tuple[np.ndarray, np.ndarray]], *, k: int, unique: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-step (scores, ids) cut to ``k`` rows; with ``unique`` an id shown at an earlier
+    step (or earlier in the same step) is dropped, so a walk keeps showing new images.
+
+    Each step's input must be ranked best first (as ``rank`` returns it). To be sure of k
+    rows at step i when unique, rank k·(i + 1) rows for it.
+    """
+    seen: set[int] = set()
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for scores, ids in steps:
+        ids = np.asarray(ids, dtype=np.int64)
+        keep: list[int] = []
+        for j, item in enumerate(ids.tolist()):
+            if len(keep) == k:
+                break
+            if unique:
+                if item in seen:
+                    continue
+                seen.add(item)
+            keep.append(j)
+        out.append((np.asarray(scores)[keep], ids[keep]))
+    return out
