@@ -16,6 +16,7 @@ from latentspace.cli.common import CliError, explain
 # One module per group of subcommands; each has register(subparsers).
 COMMAND_MODULES = (
     "latentspace.cli.index_cmd",
+    "latentspace.cli.eval_cmd",
 )
 
 

@@ -1,0 +1,79 @@
+"""How close does `latentspace index` come to the bare model's speed?
+
+Measures, in one run with the same batch size, dtype (float32) and torch threads:
+  1. the bare model's forward rate on pre-made input tensors (no decoding at all);
+  2. the end-to-end indexing rate on the corpus's files (read, hash, decode, preprocess in
+     worker processes, embed, commit to SQLite), into a fresh temporary index;
+and prints both with their ratio. Usage:
+
+    python bench/index_throughput.py CORPUS [--model alexnet] [--weights random] [--batch-size 32] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from latentspace.indexer import (
+    EmbedderConfig,
+    EmbedderInfo,
+    IndexOptions,
+    IndexStore,
+    WeightsChoice,
+    discover,
+    index_corpus,
+    load_embedder,
+)
+
+
+def forward_rate(embedder, batch_size: int, images: int) -> float:
+    """Images per second of embed_batch on random pre-made tensors, after one warm-up batch."""
+    batch = torch.randn(batch_size, 3, 224, 224)
+    embedder.embed_batch(batch)
+    batches = max(1, images // batch_size)
+    started = time.perf_counter()
+    for _ in range(batches):
+        embedder.embed_batch(batch)
+    return batches * batch_size / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--model", default="alexnet")
+    parser.add_argument("--weights", default="random", help="speed does not depend on the weights (default random)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default as `index`)")
+    parser.add_argument("--limit", type=int, default=1000, help="use at most this many files (default 1000)")
+    args = parser.parse_args()
+
+    embedder = load_embedder(EmbedderConfig(model=args.model, weights=WeightsChoice.parse(args.weights)), device="cpu")
+    entries = discover(args.corpus)[: args.limit]
+    options = IndexOptions(batch_size=args.batch_size, progress=False,
+                           **({} if args.workers is None else {"workers": args.workers}))
+    print(f"{embedder.spec.name} {embedder.layer.name}, batch {args.batch_size}, float32, "
+          f"torch threads {torch.get_num_threads()}, decode workers {options.workers}, {len(entries)} files")
+
+    model_rate = forward_rate(embedder, args.batch_size, len(entries))
+    with tempfile.TemporaryDirectory() as tmp:
+        with IndexStore.create(Path(tmp) / "idx", EmbedderInfo.from_embedder(embedder)) as store:
+            report = index_corpus(entries, store, embedder, options)
+    done = report.indexed + report.updated
+
+    rows = [
+        ("bare model forward (pre-made tensors)", f"{model_rate:8.1f}", ""),
+        ("end-to-end index (JPEG files → SQLite)", f"{report.images_per_second:8.1f}",
+         f"{done} indexed, {len(report.skipped)} skipped, {report.embedded_seconds:.1f} s"),
+        ("ratio end-to-end / model", f"{report.images_per_second / model_rate:8.2f}", "target ≥ 0.80"),
+    ]
+    print(f"{'measure':<42} {'images/s':>8}  notes")
+    for name, value, note in rows:
+        print(f"{name:<42} {value}  {note}")
+
+
+if __name__ == "__main__":
+    main()
