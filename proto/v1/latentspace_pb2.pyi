@@ -1,0 +1,234 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Vector(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Query(_message.Message):
+    __slots__ = ("image", "item_id", "vector")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    item_id: int
+    vector: Vector
+    def __init__(self, image: _Optional[bytes] = ..., item_id: _Optional[int] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+
+class SearchOptions(_message.Message):
+    __slots__ = ("k", "include_self", "labels")
+    K_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SELF_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    include_self: bool
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, k: _Optional[int] = ..., include_self: _Optional[bool] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Hit(_message.Message):
+    __slots__ = ("id", "score", "path", "label")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    score: float
+    path: str
+    label: str
+    def __init__(self, id: _Optional[int] = ..., score: _Optional[float] = ..., path: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("query", "options")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    query: Query
+    options: SearchOptions
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits", "metric")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[Hit]
+    metric: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., metric: _Optional[str] = ...) -> None: ...
+
+class BatchSearchRequest(_message.Message):
+    __slots__ = ("queries", "options")
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    queries: _containers.RepeatedCompositeFieldContainer[Query]
+    options: SearchOptions
+    def __init__(self, queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class BatchSearchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SearchResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
+
+class EmbedRequest(_message.Message):
+    __slots__ = ("image",)
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    def __init__(self, image: _Optional[bytes] = ...) -> None: ...
+
+class EmbedResponse(_message.Message):
+    __slots__ = ("vector",)
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    vector: Vector
+    def __init__(self, vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+
+class Item(_message.Message):
+    __slots__ = ("id", "path", "label", "sha256", "width", "height", "stored_file", "vector")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    STORED_FILE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    path: str
+    label: str
+    sha256: str
+    width: int
+    height: int
+    stored_file: str
+    vector: Vector
+    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., label: _Optional[str] = ..., sha256: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., stored_file: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+
+class GetItemsRequest(_message.Message):
+    __slots__ = ("ids", "with_vectors")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    with_vectors: bool
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class GetItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class ListItemsRequest(_message.Message):
+    __slots__ = ("after_id", "limit")
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after_id: int
+    limit: int
+    def __init__(self, after_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListItemsResponse(_message.Message):
+    __slots__ = ("items", "next_after_id")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    next_after_id: int
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., next_after_id: _Optional[int] = ...) -> None: ...
+
+class NewImage(_message.Message):
+    __slots__ = ("data", "path", "label")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    path: str
+    label: str
+    def __init__(self, data: _Optional[bytes] = ..., path: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class AddImagesRequest(_message.Message):
+    __slots__ = ("images",)
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[NewImage]
+    def __init__(self, images: _Optional[_Iterable[_Union[NewImage, _Mapping]]] = ...) -> None: ...
+
+class AddImagesResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class RemoveItemsRequest(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RemoveItemsResponse(_message.Message):
+    __slots__ = ("removed_ids",)
+    REMOVED_IDS_FIELD_NUMBER: _ClassVar[int]
+    removed_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, removed_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class InfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WeightsInfo(_message.Message):
+    __slots__ = ("choice", "description", "sha256", "pretrained")
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    PRETRAINED_FIELD_NUMBER: _ClassVar[int]
+    choice: str
+    description: str
+    sha256: str
+    pretrained: bool
+    def __init__(self, choice: _Optional[str] = ..., description: _Optional[str] = ..., sha256: _Optional[str] = ..., pretrained: _Optional[bool] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes")
+    MAX_K_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_QUERIES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ADD_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_k: int
+    max_batch_queries: int
+    max_add_images: int
+    max_ids: int
+    max_message_bytes: int
+    def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+
+class InfoResponse(_message.Message):
+    __slots__ = ("item_count", "dimension", "model", "layer", "weights", "metric", "faiss_factory", "uses_faiss", "device", "versions", "limits")
+    class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    FAISS_FACTORY_FIELD_NUMBER: _ClassVar[int]
+    USES_FAISS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    item_count: int
+    dimension: int
+    model: str
+    layer: str
+    weights: WeightsInfo
+    metric: str
+    faiss_factory: str
+    uses_faiss: bool
+    device: str
+    versions: _containers.ScalarMap[str, str]
+    limits: Limits
+    def __init__(self, item_count: _Optional[int] = ..., dimension: _Optional[int] = ..., model: _Optional[str] = ..., layer: _Optional[str] = ..., weights: _Optional[_Union[WeightsInfo, _Mapping]] = ..., metric: _Optional[str] = ..., faiss_factory: _Optional[str] = ..., uses_faiss: _Optional[bool] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
