@@ -14,21 +14,37 @@ WEIGHTS = AlexNet_Weights.IMAGENET1K_V1
 
 
 def cached_weights_path() -> Path:
-    """Where torchvision's weights API looks before it downloads (``$TORCH_HOME/hub/checkpoints``)."""
+    """Where torchvision's weights API caches the file (``$TORCH_HOME/hub/checkpoints``); we only read it."""
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(WEIGHTS.url).path).name
 
 
+def _unavailable(path: Path, problem: str) -> WeightsUnavailable:
+    return WeightsUnavailable(
+        f"AlexNet's ImageNet weights {problem}. Put {path.name} at {path} "
+        f"(it is {WEIGHTS.url}; TORCH_HOME moves the cache), or pass --weights PATH to a state-dict "
+        f"file, or --weights random for untrained weights."
+    )
+
+
 def _load_pretrained() -> StateDict:
+    """The cached ImageNet state dict. Never downloads: without a network a download can hang."""
     path = cached_weights_path()
+    if not path.is_file():
+        raise _unavailable(path, f"are not in the torch hub cache: {path} does not exist")
     try:
-        return WEIGHTS.get_state_dict(progress=True, check_hash=True)
-    except Exception as exc:  # urllib, OSError and hash errors all mean the same to the user
-        raise WeightsUnavailable(
-            f"AlexNet's ImageNet weights ({path.name}) are not in the torch hub cache at {path} "
-            f"and could not be downloaded ({exc.__class__.__name__}: {exc}). Put the file there "
-            f"(it is {WEIGHTS.url}), or pass --weights PATH to a state-dict file, "
-            f"or --weights random for untrained weights."
-        ) from exc
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged file raises anything from zipfile to unpickling errors
+        raise _unavailable(path, f"in the torch hub cache cannot be read ({exc.__class__.__name__}: {exc})") from exc
+    # Check the names and shapes against the architecture (built on the meta device: no memory,
+    # no initialisation), so a wrong or damaged cache file is named instead of failing later.
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in alexnet(weights=None).state_dict().items()}
+    found = (
+        {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, dict) else {}
+    )
+    if found != expected:
+        raise _unavailable(path, f"in the torch hub cache are damaged or not AlexNet's: {path} holds other tensors")
+    return state
 
 
 SPEC = EmbedderSpec(
