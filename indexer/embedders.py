@@ -272,7 +272,8 @@ def _load_state(spec: EmbedderSpec, choice: WeightsChoice) -> tuple[nn.Module, W
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise EmbedderError(f"weights for {spec.name} do not fit its architecture: {exc}") from exc
+        source = f"--weights {choice.path}" if choice.kind == "file" else spec.pretrained_description
+        raise EmbedderError(f"{source}: these weights do not fit {spec.name}'s architecture: {exc}") from exc
     identity = WeightsIdentity(str(choice), description, state_dict_sha256(model.state_dict()), pretrained=True)
     return model, identity
 
