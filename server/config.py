@@ -1,0 +1,58 @@
+"""The server's settings, parsed once from flags and passed down as one frozen object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["MiB", "ServerConfig"]
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where to listen, how much one request may ask for, and how requests are batched."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    """0 picks a free port; :attr:`RunningServer.port` tells which."""
+    max_k: int = 1000
+    """Largest number of neighbours one query may ask for."""
+    max_batch_queries: int = 128
+    """Most queries in one BatchSearch."""
+    max_add_images: int = 64
+    """Most images in one AddImages."""
+    max_ids: int = 10_000
+    """Most ids in one GetItems or RemoveItems, and the largest ListItems page."""
+    max_message_bytes: int = 64 * MiB
+    """gRPC receive and send limit; larger messages are refused with RESOURCE_EXHAUSTED."""
+    grace_seconds: float = 10.0
+    """On shutdown, how long calls in flight may take to finish."""
+    batch_window_ms: float = 5.0
+    """How long the model worker waits for more image queries before a forward pass."""
+    max_embed_batch: int = 64
+    """Most images in one forward pass (one request's images always go in one pass)."""
+    max_workers: int = 16
+    """Threads answering RPCs."""
+    max_concurrent_rpcs: int = 256
+    """RPCs in progress or queued; beyond this new ones get RESOURCE_EXHAUSTED."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        positive = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes",
+                    "max_embed_batch", "max_workers", "max_concurrent_rpcs")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.grace_seconds < 0 or self.batch_window_ms < 0:
+            raise ValueError("grace_seconds and batch_window_ms must not be negative")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"

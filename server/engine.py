@@ -1,0 +1,298 @@
+"""The search service's core: queries to vectors, vectors to hits, images to stored items.
+
+``SearchEngine`` joins an open :class:`IndexStore`, the :class:`Embedder` that built it and an
+:class:`EmbedBatcher`. It validates what requests carry, raises the exceptions of
+:mod:`latentspace.server.errors` and never imports gRPC, so every rule here can be tested
+without a server. Searches run concurrently (the store has a readers–writer lock); adds and
+removes are committed to SQLite before they return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+import torch
+
+from latentspace.indexer.atomic import atomic_write_bytes
+from latentspace.indexer.embedders import Embedder
+from latentspace.indexer.images import ImageRejected, decode_image
+from latentspace.indexer.item_db import Item, NewItem
+from latentspace.indexer.store import IndexStore
+from latentspace.server.batcher import EmbedBatcher
+from latentspace.server.config import ServerConfig
+from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, TooLarge
+from latentspace.server.queries import Hit, ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
+from latentspace.server.validation import check_ids, check_k, check_label, check_labels, check_path, check_vector
+
+__all__ = ["EngineInfo", "IMAGES_DIR", "SearchEngine"]
+
+IMAGES_DIR = "images"
+"""Copies of added images, under the index directory, named ``<sha256><extension>``."""
+
+_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "GIF": ".gif", "TIFF": ".tif"}
+_VECTOR_WIRE_OVERHEAD = 64  # bytes of protobuf framing per item, a generous bound
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    item_count: int
+    dimension: int
+    model: str
+    layer: str
+    weights_choice: str
+    weights_description: str
+    weights_sha256: str
+    pretrained: bool
+    metric: str
+    faiss_factory: str
+    uses_faiss: bool
+    device: str
+    versions: dict[str, str]
+    config: ServerConfig
+
+
+def _versions() -> dict[str, str]:
+    import faiss
+
+    out = {"python": platform.python_version(), "torch": torch.__version__, "faiss": faiss.__version__,
+           "numpy": np.__version__}
+    for key, dist in (("latentspace", "latentspace"), ("grpc", "grpcio"), ("torchvision", "torchvision"), ("protobuf", "protobuf")):
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _where(index: int, count: int) -> str:
+    return f"query {index}: " if count > 1 else ""
+
+
+class SearchEngine:
+    """Searches, embeds, adds and removes over one index; see the module docstring."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: ServerConfig) -> None:
+        if store.dim != embedder.dim:
+            raise ValueError(f"the index holds {store.dim}-d vectors but the embedder makes {embedder.dim}-d ones")
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.batcher = EmbedBatcher(embedder.embed_batch, max_batch=config.max_embed_batch,
+                                    window_s=config.batch_window_ms / 1000.0)
+        self._versions = _versions()
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _operation(self) -> Iterator[None]:
+        with self._cond:
+            if self._closed:
+                raise ShuttingDown("the server is shutting down and takes no new requests")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def close(self, *, timeout: float | None = None) -> None:
+        """Refuse new work, wait up to ``timeout`` for work in progress, then save and close the store."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.wait_for(lambda: self._active == 0, timeout=timeout)
+        self.batcher.close()
+        self.store.close()
+
+    # -- queries to vectors --------------------------------------------------------------------
+
+    def _prepare_images(self, blobs: Sequence[tuple[str, bytes]]) -> tuple[list[torch.Tensor], list]:
+        """Decode and preprocess in the calling thread; errors name the culprit by ``blobs[i][0]``."""
+        tensors, decoded = [], []
+        for where, data in blobs:
+            try:
+                image = decode_image(data)
+            except ImageRejected as exc:
+                raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
+            tensors.append(self.embedder.preprocess(image.image))
+            decoded.append(image)
+        return tensors, decoded
+
+    def _embed_images(self, blobs: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, list]:
+        decoded: list = []
+
+        def prepare() -> list[torch.Tensor]:
+            tensors, images = self._prepare_images(blobs)
+            decoded.extend(images)
+            return tensors
+
+        return self.batcher.embed(prepare), decoded
+
+    def _resolve(self, queries: Sequence[Query]) -> np.ndarray:
+        """Query vectors ``(n, d)`` float32, in order; image queries share one forward pass."""
+        n, dim, metric = len(queries), self.store.dim, self.store.metric
+        out = np.empty((n, dim), dtype=np.float32)
+        images = [(i, q.data) for i, q in enumerate(queries) if isinstance(q, ImageQuery)]
+        items = [(i, int(q.item_id)) for i, q in enumerate(queries) if isinstance(q, ItemQuery)]
+        for i, q in enumerate(queries):
+            if isinstance(q, VectorQuery):
+                out[i] = check_vector(q.values, dim, metric, what=f"{_where(i, n)}vector")
+            elif not isinstance(q, (ImageQuery, ItemQuery)):
+                raise InvalidQuery(f"{_where(i, n)}the query names no image, item id or vector")
+        if items:
+            try:
+                out[[i for i, _ in items]] = self.store.vectors([item_id for _, item_id in items])
+            except KeyError as exc:
+                missing = int(exc.args[0])
+                index = next(i for i, item_id in items if item_id == missing)
+                raise NotFound(f"{_where(index, n)}no item with id {missing}") from None
+        if images:
+            vectors, _ = self._embed_images([(_where(i, n), data) for i, data in images])
+            out[[i for i, _ in images]] = vectors
+        return out
+
+    # -- the RPCs ------------------------------------------------------------------------------
+
+    def search(self, query: Query, options: SearchOptions) -> SearchResult:
+        return self.batch_search([query], options)[0]
+
+    def batch_search(self, queries: Sequence[Query], options: SearchOptions) -> list[SearchResult]:
+        """Top-k hits for each query with one ``store.search`` call; see :class:`SearchOptions`."""
+        with self._operation():
+            k = check_k(options.k, self.config.max_k)
+            labels = check_labels(options.labels)
+            if not queries:
+                raise InvalidQuery("no queries given")
+            if len(queries) > self.config.max_batch_queries:
+                raise TooLarge(f"{len(queries)} queries in one batch; the limit is {self.config.max_batch_queries}")
+            if len(self.store) == 0:
+                raise EmptyIndex("the index holds no items yet; add images before searching")
+            vectors = self._resolve(queries)
+            allowed = self.store.db.ids_with_labels(labels) if labels else None
+            if allowed is not None and len(allowed) == 0:
+                return [SearchResult((), self.store.metric) for _ in queries]
+            exclude = [
+                (int(q.item_id),) if isinstance(q, ItemQuery) and not options.include_self else () for q in queries
+            ]
+            scores, ids = self.store.search(vectors, k, allowed_ids=allowed,
+                                            exclude_ids=exclude if any(exclude) else None)
+            return self._hits(scores, ids)
+
+    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchResult]:
+        found = np.unique(ids[ids >= 0]).tolist()
+        items = self.store.items(found)
+        results = []
+        for row_scores, row_ids in zip(scores.tolist(), ids.tolist()):
+            # An id may vanish between the search and this lookup when a remove runs alongside.
+            hits = tuple(
+                Hit(i, s, items[i].path, items[i].label) for s, i in zip(row_scores, row_ids) if i >= 0 and i in items
+            )
+            results.append(SearchResult(hits, self.store.metric))
+        return results
+
+    def embed(self, data: bytes) -> np.ndarray:
+        """The vector ``(d,)`` float32 the index would store for this image."""
+        with self._operation():
+            vectors, _ = self._embed_images([("", data)])
+            return vectors[0]
+
+    def get_items(self, ids: Sequence[int], *, with_vectors: bool = False) -> tuple[list[Item], np.ndarray | None]:
+        """Items in request order, and their vectors ``(n, d)`` when asked; every id must exist."""
+        with self._operation():
+            ids = check_ids(ids, self.config.max_ids)
+            if with_vectors:
+                size = len(ids) * (self.store.dim * 4 + _VECTOR_WIRE_OVERHEAD)
+                if size > self.config.max_message_bytes:
+                    fit = self.config.max_message_bytes // (self.store.dim * 4 + _VECTOR_WIRE_OVERHEAD)
+                    raise TooLarge(f"{len(ids)} vectors of {self.store.dim} values exceed the message limit of "
+                                   f"{self.config.max_message_bytes} bytes; ask for at most {fit} at a time")
+            found = self.store.items(ids)
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFound(f"no item with id {', '.join(map(str, missing[:10]))}"
+                               + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
+            vectors = None
+            if with_vectors:
+                try:
+                    vectors = self.store.vectors(ids)
+                except KeyError as exc:  # removed since the lookup above
+                    raise NotFound(f"no item with id {exc.args[0]}") from None
+            return [found[i] for i in ids], vectors
+
+    def list_items(self, *, after_id: int = 0, limit: int = 1000) -> tuple[list[Item], int]:
+        """Up to ``limit`` items with ids above ``after_id``, in id order, and the next ``after_id`` (0: done)."""
+        with self._operation():
+            if not 1 <= limit <= self.config.max_ids:
+                raise InvalidQuery(f"limit must be between 1 and {self.config.max_ids}, got {limit}")
+            page: list[Item] = []
+            more = False
+            for item in self.store.db.iter_items():
+                if item.id <= after_id:
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(item)
+            return page, (page[-1].id if more else 0)
+
+    def add_images(self, images: Sequence[ImageToAdd]) -> list[Item]:
+        """Embed, copy and commit images in one transaction; nothing is stored if any is rejected."""
+        with self._operation():
+            if not images:
+                raise InvalidQuery("no images given")
+            if len(images) > self.config.max_add_images:
+                raise TooLarge(f"{len(images)} images in one request; the limit is {self.config.max_add_images}, "
+                               f"send them in several requests")
+            n = len(images)
+            for i, image in enumerate(images):
+                check_path(image.path, what=f"image {i}: path" if n > 1 else "path")
+                check_label(image.label, what=f"image {i}: label" if n > 1 else "label")
+            vectors, decoded = self._embed_images([(f"image {i}: " if n > 1 else "", im.data) for i, im in enumerate(images)])
+            folder = self.store.directory / IMAGES_DIR
+            folder.mkdir(exist_ok=True)
+            new = []
+            for image, picture, vector in zip(images, decoded, vectors):
+                sha = hashlib.sha256(image.data).hexdigest()
+                stored = f"{IMAGES_DIR}/{sha}{_EXTENSIONS.get(picture.format, '.img')}"
+                target = self.store.directory / stored
+                if not target.is_file() or target.stat().st_size != len(image.data):
+                    atomic_write_bytes(target, image.data)  # content-addressed: the same bytes, the same name
+                new.append(NewItem(path=image.path or stored, label=image.label, sha256=sha,
+                                   width=picture.width, height=picture.height, vector=vector,
+                                   file_size=len(image.data), stored_file=stored))
+            ids = self.store.add(new)
+            found = self.store.items(ids)
+            return [found[i] for i in ids if i in found]
+
+    def remove(self, ids: Sequence[int]) -> list[int]:
+        """Remove items in one transaction; every id must exist. Returns the ids removed."""
+        with self._operation():
+            ids = check_ids(ids, self.config.max_ids)
+            found = self.store.items(ids)
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFound(f"no item with id {', '.join(map(str, missing[:10]))}; nothing was removed")
+            return self.store.remove(ids)
+
+    def info(self) -> EngineInfo:
+        with self._operation():
+            e = self.store.manifest.embedder
+            return EngineInfo(
+                item_count=len(self.store), dimension=self.store.dim, model=e.model, layer=e.layer,
+                weights_choice=e.weights, weights_description=e.weights_description,
+                weights_sha256=e.weights_sha256, pretrained=e.pretrained, metric=self.store.metric,
+                faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
+                device=self.embedder.device.type, versions=dict(self._versions), config=self.config,
+            )
