@@ -1,0 +1,158 @@
+"""Starting and stopping the server: load the index and its embedder, listen, shut down cleanly.
+
+``create_server`` returns a :class:`RunningServer` already answering on its port (tests use
+port 0); ``serve`` runs one until SIGTERM or Ctrl-C. The health service says SERVING only once
+the index and the model are loaded, and NOT_SERVING from the moment shutdown begins; calls in
+flight then get ``grace_seconds`` to finish before the index is saved and closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
+from latentspace.indexer.manifest import EmbedderInfo, Manifest
+from latentspace.indexer.store import MANIFEST, IndexStore
+from latentspace.server.config import ServerConfig
+from latentspace.server.engine import SearchEngine
+from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_server
+
+__all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None) -> Embedder:
+    """The embedder the index's manifest names (model, layer, weights), or with other ``weights``."""
+    index_dir = Path(index_dir)
+    if not IndexStore.exists(index_dir):
+        raise FileNotFoundError(f"{index_dir} is not a latentspace index (no {MANIFEST}); build one with `latentspace index`")
+    recorded = Manifest.read(index_dir / MANIFEST).embedder
+    choice = weights if weights is not None else WeightsChoice.parse(recorded.weights)
+    return load_embedder(EmbedderConfig(model=recorded.model, layer=recorded.layer, weights=choice), device=device)
+
+
+class RunningServer:
+    """A started server over one index; :meth:`stop` (or leaving a ``with`` block) shuts it down."""
+
+    def __init__(self, server: grpc.Server, engine: SearchEngine, health_servicer: health.HealthServicer,
+                 port: int, config: ServerConfig) -> None:
+        self.server = server
+        self.engine = engine
+        self.health = health_servicer
+        self.port = port
+        self.config = config
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"{host}:{self.port}"
+
+    def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, refuse new calls, let calls in flight finish within ``grace`` s, save and close."""
+        grace = self.config.grace_seconds if grace is None else grace
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self.health.enter_graceful_shutdown()
+            self.server.stop(grace).wait()
+            # Calls cancelled at the end of the grace period may still be running in their threads.
+            self.engine.close(timeout=max(grace, 1.0))
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_server(
+    index_dir: Path,
+    config: ServerConfig = ServerConfig(),
+    *,
+    embedder: Embedder | None = None,
+    weights: WeightsChoice | None = None,
+) -> RunningServer:
+    """Open ``index_dir`` with its embedder (loaded from the manifest unless given) and start serving.
+
+    The embedder must be the one that built the index: model, layer, dimension and a hash of the
+    weights are compared with the manifest, and a difference fails here, before listening.
+    """
+    if embedder is None:
+        embedder = load_index_embedder(index_dir, device=config.device, weights=weights)
+    store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
+    engine = SearchEngine(store, embedder, config)
+    try:
+        server = grpc.server(
+            ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="latentspace-rpc"),
+            options=[
+                ("grpc.max_receive_message_length", config.max_message_bytes),
+                ("grpc.max_send_message_length", config.max_message_bytes),
+                ("grpc.so_reuseport", 0),  # a busy port must fail, not be silently shared
+            ],
+            maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+        )
+        add_to_server(LatentSpaceService(engine), server)
+        health_servicer = health.HealthServicer()
+        for name in ("", SERVICE_NAME):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        )
+        try:
+            port = server.add_insecure_port(config.address)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {config.address}: {exc}; is the port in use?") from None
+        if port == 0:
+            raise OSError(f"cannot listen on {config.address}; is the port in use?")
+        server.start()
+    except BaseException:
+        engine.close(timeout=0)
+        raise
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, engine, health_servicer, port, config)
+
+
+def serve(
+    index_dir: Path,
+    config: ServerConfig = ServerConfig(),
+    *,
+    weights: WeightsChoice | None = None,
+    on_ready: Callable[[RunningServer], None] | None = None,
+    on_stopping: Callable[[RunningServer], None] | None = None,
+) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; returns the exit code (0).
+
+    Must run in the main thread (signal handlers can only be installed there).
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        running = create_server(index_dir, config, weights=weights)
+        try:
+            if on_ready is not None:
+                on_ready(running)
+            while not stop.wait(0.5):  # a timed wait lets the signal handler run promptly
+                pass
+            if on_stopping is not None:
+                on_stopping(running)
+        finally:
+            running.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
