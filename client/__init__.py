@@ -1,1 +1,52 @@
+"""The latentspace client: search an index served over gRPC without torch or FAISS.
 
+    from latentspace.client import Client
+
+    with Client("127.0.0.1:50051") as client:
+        for hit in client.search("cat.jpg", k=5).hits:
+            print(hit.id, hit.score, hit.path)
+"""
+
+from latentspace.client.client import DEFAULT_MAX_MESSAGE_BYTES, Client
+from latentspace.client.errors import (
+    AlreadyExists,
+    Cancelled,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    LatentSpaceError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+)
+from latentspace.client.models import Hit, IndexInfo, Item, Limits, NewImage, Query, SearchResult, WeightsInfo
+
+__all__ = [
+    "AlreadyExists",
+    "Cancelled",
+    "Client",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Hit",
+    "IndexInfo",
+    "Internal",
+    "InvalidArgument",
+    "Item",
+    "LatentSpaceError",
+    "Limits",
+    "NewImage",
+    "NotFound",
+    "PermissionDenied",
+    "Query",
+    "ResourceExhausted",
+    "SearchResult",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "WeightsInfo",
+]

@@ -1,0 +1,116 @@
+"""The client's exceptions: one class per gRPC status a caller may want to handle.
+
+:func:`error_from_status` is the one place that maps a status to a class; every method of
+:class:`~latentspace.client.Client` raises through it, so callers never see ``grpc.RpcError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "Cancelled",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "LatentSpaceError",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "error_from_status",
+]
+
+
+class LatentSpaceError(Exception):
+    """A call failed. ``code`` is the gRPC status name (``"NOT_FOUND"``), ``message`` the server's reason."""
+
+    code: str = "UNKNOWN"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.code.lower().replace('_', ' ')}: {self.message}"
+
+
+class InvalidArgument(LatentSpaceError):
+    """The request is malformed: bad image, wrong vector, k out of range, duplicate ids…"""
+
+    code = "INVALID_ARGUMENT"
+
+
+class NotFound(LatentSpaceError):
+    """An id names no stored item."""
+
+    code = "NOT_FOUND"
+
+
+class AlreadyExists(LatentSpaceError):
+    code = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(LatentSpaceError):
+    """The index is not in a state to do this (for example it is empty)."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(LatentSpaceError):
+    """Over a limit: too many queries, images or ids in one request, or a message too large."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(LatentSpaceError):
+    """No server answers at the address, or it is shutting down; retrying later may work."""
+
+    code = "UNAVAILABLE"
+
+
+class DeadlineExceeded(LatentSpaceError):
+    """The call took longer than its timeout."""
+
+    code = "DEADLINE_EXCEEDED"
+
+
+class Unauthenticated(LatentSpaceError):
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(LatentSpaceError):
+    code = "PERMISSION_DENIED"
+
+
+class Cancelled(LatentSpaceError):
+    code = "CANCELLED"
+
+
+class Unimplemented(LatentSpaceError):
+    """The server does not offer this call (it may be an older version)."""
+
+    code = "UNIMPLEMENTED"
+
+
+class Internal(LatentSpaceError):
+    """A bug on the server; its log has the details."""
+
+    code = "INTERNAL"
+
+
+_BY_CODE: dict[str, type[LatentSpaceError]] = {
+    cls.code: cls
+    for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, ResourceExhausted, Unavailable,
+                DeadlineExceeded, Unauthenticated, PermissionDenied, Cancelled, Unimplemented, Internal)
+}
+
+
+def error_from_status(code: str, message: str) -> LatentSpaceError:
+    """The exception for a gRPC status name and details; unknown codes give a plain LatentSpaceError."""
+    cls = _BY_CODE.get(code)
+    return cls(message) if cls is not None else LatentSpaceError(message, code=code)
