@@ -57,8 +57,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit grey: Pillow's convert("L") clips at 255, so scale 0..65535 down ourselves.
+        # An I;16 image is 16-bit by definition, however dark; only a 32-bit "I" image is guessed
+        # at from its values (8-bit range when none is above 255).
         array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max(initial=0) > 255 else 255.0
+        top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
         grey = np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(grey).convert("RGB")
     if mode == "F":
