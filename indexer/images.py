@@ -76,6 +76,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
+def _is_truncation(exc: Exception) -> bool:
+    """Pillow says "image file is truncated" or "Truncated File Read" when the bytes run out.
+
+    Its other decoder errors ("broken data stream", "unrecognized data stream contents") come
+    from a complete file with bad data, so they are corruption, not truncation.
+    """
+    return "truncated" in str(exc).lower()
+
+
 def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     """Decode ``data`` into an upright RGB image, or raise :class:`ImageRejected`."""
     if not data:
@@ -96,6 +105,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     except Image.DecompressionBombError as exc:
         raise ImageRejected(RejectReason.TOO_LARGE, str(exc)) from None
     except Exception as exc:  # a malformed header can raise almost anything inside a plugin
+        if _is_truncation(exc):
+            raise ImageRejected(RejectReason.TRUNCATED, f"truncated image header: {exc}") from None
         raise ImageRejected(RejectReason.CORRUPT, f"unreadable image header: {exc}") from None
 
     width, height = image.size
@@ -117,7 +128,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     except Image.DecompressionBombError as exc:
         raise ImageRejected(RejectReason.TOO_LARGE, str(exc)) from None
     except OSError as exc:
-        if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
+        if _is_truncation(exc):
             raise ImageRejected(RejectReason.TRUNCATED, f"truncated {fmt} data: {exc}") from None
         raise ImageRejected(RejectReason.CORRUPT, f"corrupt {fmt} data: {exc}") from None
     except Exception as exc:  # plugins raise SyntaxError, ValueError, struct.error, ...
