@@ -66,7 +66,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if mode == "F":
         grey = np.clip(np.rint(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
         return Image.fromarray(grey).convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info)
+    # A "transparency" entry is a colour key (PNG tRNS, GIF): one palette index, grey level or RGB
+    # colour that is see-through. convert("RGBA") turns it into alpha, as for a P image.
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in image.info)
     if has_alpha:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
