@@ -69,7 +69,9 @@ class FaissIndex:
 
     @property
     def is_trained(self) -> bool:
-        return bool(self.index.is_trained)
+        # Ask the wrapped index: IndexIDMap2 copies the flag only when it is trained itself, and
+        # files written before training went through the wrapper carry a stale False.
+        return bool(self.index.index.is_trained)
 
     def min_training_vectors(self) -> int:
         """A lower bound FAISS needs to train (the number of IVF lists or PQ centroids)."""
@@ -93,7 +95,7 @@ class FaissIndex:
             gpu_inner.train(data)
             self.index = faiss.IndexIDMap2(faiss.index_gpu_to_cpu(gpu_inner))
         else:
-            inner.train(data)
+            self.index.train(data)  # through the id map, so its own is_trained is set too
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.index.add_with_ids(self._prepare(vectors), np.ascontiguousarray(ids, dtype=np.int64))
