@@ -1,0 +1,91 @@
+"""Pictures of one open index: its atlas and a unit's top images, from stored data and cached thumbnails.
+
+These join the pure pieces (projection, grid, sheets) to an :class:`~latentspace.indexer.store.IndexStore`;
+the CLI and the server call them and only choose where the picture goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from latentspace.render.atlas import AtlasGrid, layout_grid, render_atlas
+from latentspace.render.atlas_html import AtlasEntry, atlas_html
+from latentspace.render.projection import DEFAULT_SAMPLE, Projection, project_2d
+from latentspace.render.sheets import SheetRow, Tile, render_sheet
+from latentspace.render.thumbnails import ThumbnailCache, item_image_path, placeholder
+from latentspace.render.units import Activations, top_items
+
+__all__ = ["IndexAtlas", "index_atlas", "unit_sheet"]
+
+
+@dataclass(frozen=True)
+class IndexAtlas:
+    ids: np.ndarray
+    """int64 ``(n,)``: the item of each point."""
+    points: np.ndarray
+    """float32 ``(n, 2)``: the 2-D projection."""
+    layout: AtlasGrid
+    image: Image.Image
+    entries: tuple[AtlasEntry, ...]
+    """What each of ``layout.cells`` shows."""
+
+    def html(self, *, title: str) -> str:
+        return atlas_html(self.layout, self.entries, tile=self.image.width // max(self.layout.columns, 1), title=title)
+
+
+def index_atlas(
+    store,
+    cache: ThumbnailCache,
+    *,
+    grid: int = 24,
+    tile: int = 64,
+    method: Projection = "umap",
+    sample: int = DEFAULT_SAMPLE,
+    seed: int = 0,
+    progress: bool = False,
+) -> IndexAtlas:
+    """Project every stored vector to 2-D, lay a grid over the map and draw each non-empty cell."""
+    ids, vectors = store.snapshot()
+    if len(ids) == 0:
+        raise ValueError(f"index {store.directory} holds no items")
+    points = project_2d(vectors, method=method, normalise=store.metric == "cosine", sample=sample, seed=seed, progress=progress)
+    layout = layout_grid(points, grid)
+    items = store.items([int(ids[cell.point]) for cell in layout.cells])
+    thumbnails: dict[int, Image.Image] = {}
+    entries = []
+
+    def picture(point: int) -> Image.Image:
+        item = items.get(int(ids[point]))
+        image = cache.tile(item) if item is not None else placeholder("no longer in the index", size=cache.size)
+        thumbnails[point] = image
+        return image
+
+    image = render_atlas(layout, picture, tile=tile, progress=progress)
+    for cell in layout.cells:
+        item_id = int(ids[cell.point])
+        item = items.get(item_id)
+        label = item.label if item is not None else ""
+        path = str(item_image_path(store.directory, item)) if item is not None else ""
+        entries.append(AtlasEntry(thumbnails[cell.point], label, path, item_id))
+    return IndexAtlas(ids, points, layout, image, tuple(entries))
+
+
+def unit_sheet(store, cache: ThumbnailCache, activations: Activations, unit: int, *, top: int = 16, per_row: int = 8,
+               title: str | None = None) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """A sheet of the ``top`` items activating ``unit`` most, ``per_row`` to a row; returns ``(sheet, ids, values)``."""
+    ids, values = top_items(activations, unit, top)
+    items = store.items(ids.tolist())
+    tiles = []
+    for item_id, value in zip(ids.tolist(), values.tolist()):
+        item = items.get(item_id)
+        image = cache.tile(item) if item is not None else placeholder("no longer in the index", size=cache.size)
+        label = (item.label or "(no label)") if item is not None else "(deleted)"
+        tiles.append(Tile(image, (label, f"{value:.3g} · #{item_id}")))
+    rows = [
+        SheetRow(neighbours=tiles[start : start + per_row], step=f"#{start + 1}–{min(start + per_row, len(tiles))}")
+        for start in range(0, len(tiles), per_row)
+    ]
+    return render_sheet(rows, title=title), ids, values
