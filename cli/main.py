@@ -17,6 +17,7 @@ from latentspace.cli.common import CliError, explain
 COMMAND_MODULES = (
     "latentspace.cli.index_cmd",
     "latentspace.cli.eval_cmd",
+    "latentspace.cli.visual_cmds",
 )
 
 
