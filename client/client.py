@@ -151,9 +151,17 @@ class Client:
                 return
             after = page.next_after_id
 
-    def add_images(self, images: Iterable[NewImage | str | os.PathLike], *, timeout: float | None = None) -> list[Item]:
-        """Embed and store images (a file path means ``NewImage.from_file``); durable on return."""
-        new = [im if isinstance(im, NewImage) else NewImage.from_file(im) for im in images]
+    def add_images(self, images: Iterable[NewImage | ImageInput], *, timeout: float | None = None) -> list[Item]:
+        """Embed and store images; durable on return.
+
+        Bare bytes are an image without path or label; a file path means ``NewImage.from_file``.
+        """
+        new = [
+            im if isinstance(im, NewImage)
+            else NewImage(bytes(im)) if isinstance(im, (bytes, bytearray, memoryview))
+            else NewImage.from_file(im)
+            for im in images
+        ]
         request = pb.AddImagesRequest(images=[pb.NewImage(data=im.data, path=im.path, label=im.label) for im in new])
         return [_item(m) for m in self._call(self._stub.AddImages, request, timeout).items]
 

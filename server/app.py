@@ -8,7 +8,6 @@ flight then get ``grace_seconds`` to finish before the index is saved and closed
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -28,7 +27,8 @@ from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_
 
 __all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
 
-log = logging.getLogger(__name__)
+_DRAIN_SECONDS = 0.2
+"""After the calls in flight are answered, how long streams (a health Watch) get before they end."""
 
 
 def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None) -> Embedder:
@@ -44,10 +44,11 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
 class RunningServer:
     """A started server over one index; :meth:`stop` (or leaving a ``with`` block) shuts it down."""
 
-    def __init__(self, server: grpc.Server, engine: SearchEngine, health_servicer: health.HealthServicer,
+    def __init__(self, server: grpc.Server, service: LatentSpaceService, health_servicer: health.HealthServicer,
                  port: int, config: ServerConfig) -> None:
         self.server = server
-        self.engine = engine
+        self.service = service
+        self.engine = service.engine
         self.health = health_servicer
         self.port = port
         self.config = config
@@ -67,7 +68,11 @@ class RunningServer:
                 return
             self._stopped = True
             self.health.enter_graceful_shutdown()
-            self.server.stop(grace).wait()
+            self.server.stop(grace)  # refuse new calls now; cancel whatever still runs after grace
+            self.service.in_flight.wait_idle(grace)
+            # Streams never finish on their own (a health Watch), so once the calls are answered
+            # give their responses a moment to leave, then end the rest.
+            self.server.stop(min(grace, _DRAIN_SECONDS)).wait()
             # Calls cancelled at the end of the grace period may still be running in their threads.
             self.engine.close(timeout=max(grace, 1.0))
 
@@ -104,7 +109,8 @@ def create_server(
             ],
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
-        add_to_server(LatentSpaceService(engine), server)
+        service = LatentSpaceService(engine)
+        add_to_server(service, server)
         health_servicer = health.HealthServicer()
         for name in ("", SERVICE_NAME):
             health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -124,7 +130,7 @@ def create_server(
         raise
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, engine, health_servicer, port, config)
+    return RunningServer(server, service, health_servicer, port, config)
 
 
 def serve(

@@ -9,6 +9,7 @@ The servicer methods themselves only translate.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import grpc
@@ -22,7 +23,7 @@ from latentspace.server.engine import SearchEngine
 from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, TooLarge
 from latentspace.server.queries import ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
 
-__all__ = ["SERVICE_NAME", "STATUS_OF", "LatentSpaceService", "add_to_server", "method_handlers"]
+__all__ = ["SERVICE_NAME", "STATUS_OF", "InFlight", "LatentSpaceService", "add_to_server", "method_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,34 @@ def _item(item, vector: np.ndarray | None = None) -> pb.Item:
     return message
 
 
+class InFlight:
+    """Counts calls being handled, so shutdown can wait for them and no longer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """True once no call is being handled; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
 class LatentSpaceService(pb_grpc.LatentSpaceServicer):
     """Translates each RPC into one :class:`SearchEngine` call."""
 
     def __init__(self, engine: SearchEngine) -> None:
         self.engine = engine
+        self.in_flight = InFlight()
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
         return _search_response(self.engine.search(_query(request.query), _options(request.options)))
@@ -124,8 +148,12 @@ class LatentSpaceService(pb_grpc.LatentSpaceServicer):
         )
 
 
-def _unary(name: str, method: Callable, request_type: type[Message]) -> grpc.RpcMethodHandler:
+def _unary(name: str, method: Callable, request_type: type[Message], in_flight: InFlight) -> grpc.RpcMethodHandler:
     def handle(raw: bytes, context: grpc.ServicerContext) -> Message:
+        with in_flight:
+            return _handle(raw, context)
+
+    def _handle(raw: bytes, context: grpc.ServicerContext) -> Message:
         try:
             request = request_type.FromString(raw)
         except DecodeError as exc:
@@ -149,7 +177,8 @@ def method_handlers(servicer: LatentSpaceService) -> dict[str, grpc.RpcMethodHan
     """A handler per RPC of the service descriptor, parsing and mapping errors as described above."""
     handlers = {}
     for method in pb.DESCRIPTOR.services_by_name["LatentSpace"].methods:
-        handlers[method.name] = _unary(method.name, getattr(servicer, method.name), getattr(pb, method.input_type.name))
+        handlers[method.name] = _unary(method.name, getattr(servicer, method.name), getattr(pb, method.input_type.name),
+                                       servicer.in_flight)
     return handlers
 
 
