@@ -17,6 +17,8 @@ from latentspace.cli.common import CliError, explain
 COMMAND_MODULES = (
     "latentspace.cli.index_cmd",
     "latentspace.cli.eval_cmd",
+    "latentspace.cli.serve_cmd",
+    "latentspace.cli.client_cmds",
     "latentspace.cli.visual_cmds",
 )
 

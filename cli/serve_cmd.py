@@ -1,0 +1,68 @@
+"""``latentspace serve``: answer searches over one index directory through gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from latentspace.cli.common import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve an index over gRPC (search, embed, add, remove, info)",
+        description="Load DIR and the embedder its manifest names, then serve it until SIGTERM or Ctrl-C, "
+        "which let calls in flight finish (see --grace), save the index and exit 0. "
+        "The address is printed once the server is SERVING.",
+    )
+    serve.add_argument("index", type=Path, metavar="DIR", help="index directory built by `latentspace index`")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one and prints it)")
+    serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="where the network runs (default: auto, a GPU when there is one)")
+    serve.add_argument("--weights", default=None, metavar="imagenet|random[:SEED]|PATH",
+                       help="weights to load instead of those the manifest names (they must hash the same)")
+    limits = serve.add_argument_group("limits")
+    limits.add_argument("--max-k", type=int, default=1000, help="most neighbours per query (default 1000)")
+    limits.add_argument("--max-batch-queries", type=int, default=128, help="most queries per BatchSearch (default 128)")
+    limits.add_argument("--max-add-images", type=int, default=64, help="most images per AddImages (default 64)")
+    limits.add_argument("--max-message-mb", type=float, default=64.0, help="gRPC message size limit in MiB (default 64)")
+    limits.add_argument("--grace", type=float, default=10.0, help="seconds calls in flight get at shutdown (default 10)")
+    limits.add_argument("--batch-window-ms", type=float, default=5.0,
+                        help="how long image queries wait for others to share a forward pass (default 5)")
+    limits.add_argument("--workers", type=int, default=16, help="threads answering calls (default 16)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from latentspace.indexer.embedders import WeightsChoice
+    from latentspace.server.app import serve
+    from latentspace.server.config import MiB, ServerConfig
+
+    try:
+        config = ServerConfig(
+            host=args.host, port=args.port, device=args.device, max_k=args.max_k,
+            max_batch_queries=args.max_batch_queries, max_add_images=args.max_add_images,
+            max_message_bytes=int(args.max_message_mb * MiB), grace_seconds=args.grace,
+            batch_window_ms=args.batch_window_ms, max_workers=args.workers,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    weights = WeightsChoice.parse(args.weights) if args.weights else None
+
+    def ready(running) -> None:
+        info = running.engine.info()
+        if not info.pretrained:
+            print(f"note: serving UNTRAINED weights ({info.weights_description}); "
+                  "neighbours are not semantically meaningful", file=sys.stderr)
+        search = f"FAISS {info.faiss_factory}" if info.uses_faiss else "exact search"
+        print(f"serving {args.index} ({info.item_count} items, {info.model} {info.layer} {info.dimension}-d, "
+              f"{info.metric}, {search}, model on {info.device}) on {running.address}", flush=True)
+
+    def stopping(running) -> None:
+        print(f"stopping: calls in flight get up to {running.config.grace_seconds:g} s, then the index is saved",
+              file=sys.stderr, flush=True)
+
+    return serve(args.index, config, weights=weights, on_ready=ready, on_stopping=stopping)
