@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer import (
         EmbedderInfo,
+        IndexCorrupt,
         IndexOptions,
         IndexSettings,
         IndexStore,
@@ -57,7 +58,10 @@ def run_index(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         raise CliError("--workers must be 0 or more")
     entries = discover(args.corpus)
-    existing = Manifest.read(args.index / "manifest.json") if IndexStore.exists(args.index) else None
+    try:
+        existing = Manifest.read(args.index / "manifest.json") if IndexStore.exists(args.index) else None
+    except ValueError as exc:  # the same refusal IndexStore.open gives, not a traceback
+        raise IndexCorrupt(str(exc)) from None
     if existing is not None:
         for flag, wanted, recorded in (("--metric", args.metric, existing.metric), ("--faiss", args.faiss, existing.faiss_factory)):
             if wanted is not None and wanted != recorded:
