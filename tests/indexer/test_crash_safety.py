@@ -279,3 +279,11 @@ def test_interrupted_save_keeps_the_previous_version(failing, tmp_path, monkeypa
     assert_faiss_serves_every_item(index, 12)
     faiss_files = sorted(p.name for p in index.glob("index-*.faiss"))
     assert len(faiss_files) == 1, faiss_files
+
+
+def test_damaged_manifest_is_a_clear_command_error(small_index, photo_corpus, index_run):
+    (small_index / "manifest.json").write_text('{"format_version": 1, "embedder": ')
+    result = index_run(photo_corpus, small_index)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert "error: cannot read the index manifest" in result.err and str(small_index / "manifest.json") in result.err
