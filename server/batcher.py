@@ -1,10 +1,14 @@
 """Batching image queries from concurrent requests into single model forward passes.
 
 Callers decode and preprocess their images in their own (gRPC) thread, then hand the tensors
-to one worker thread, which alone runs the model. The worker takes what is queued, waits up to
-``window`` for more (longer, up to ``4 × window``, while other callers are still preparing
-images that will arrive), runs one forward pass over at most ``max_batch`` images and resolves
-each caller's future with its rows. One caller's tensors are never split across passes.
+to one worker thread, which alone runs the model. The worker takes what is queued and waits for
+more before running one forward pass over at most ``max_batch`` images, then resolves each
+caller's future with its rows. One caller's tensors are never split across passes.
+
+How long it waits: up to ``4 × window`` while other callers are still preparing images (they
+are sure to come), up to ``window`` when the last pass served several callers (more are likely
+on their way), and not at all when it served one and nobody else is preparing, so a lone
+client pays no batching delay.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class EmbedBatcher:
         self._queue: deque[_Group] = deque()
         self._preparing = 0
         self._closed = False
+        self._last_groups = 0
         self.passes = 0
         """Forward passes run so far."""
         self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
@@ -109,10 +114,16 @@ class EmbedBatcher:
                     rows += len(group.tensors)
                     continue
                 waited = time.monotonic() - start
-                limit = self._window_s * (4 if self._preparing else 1)
-                if waited >= limit or self._closed and not self._preparing:
+                if self._preparing:
+                    limit = 4 * self._window_s
+                elif self._last_groups > 1 and not self._closed:
+                    limit = self._window_s
+                else:
+                    break
+                if waited >= limit:
                     break
                 self._cond.wait(limit - waited)
+            self._last_groups = len(groups)
             return groups
 
     def _run(self) -> None:
