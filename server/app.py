@@ -8,10 +8,12 @@ flight then get ``grace_seconds`` to finish before the index is saved and closed
 
 from __future__ import annotations
 
+import errno
 import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -57,8 +59,8 @@ class RunningServer:
 
     @property
     def address(self) -> str:
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"{host}:{self.port}"
+        """``host:port`` with the port actually bound (useful when the config asked for port 0)."""
+        return replace(self.config, port=self.port).address
 
     def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, refuse new calls, let calls in flight finish within ``grace`` s, save and close."""
@@ -120,10 +122,11 @@ def create_server(
         )
         try:
             port = server.add_insecure_port(config.address)
-        except RuntimeError as exc:
-            raise OSError(f"cannot listen on {config.address}: {exc}; is the port in use?") from None
+        except RuntimeError:  # grpc's message only says "Failed to bind"
+            port = 0
         if port == 0:
-            raise OSError(f"cannot listen on {config.address}; is the port in use?")
+            raise OSError(errno.EADDRINUSE, f"cannot listen on {config.address}: the port is in use or the host is "
+                          f"not an address of this machine; choose another --port (0 picks a free one)")
         server.start()
     except BaseException:
         engine.close(timeout=0)
