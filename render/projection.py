@@ -23,20 +23,29 @@ DEFAULT_SAMPLE = 20_000
 _CHUNK = 5_000
 
 
-def pca_basis(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean (d,), components (dims, d))`` of ``vectors (n, d)``, largest variance first.
+def pca_basis(vectors: np.ndarray, dims: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean (d,), components (k, d))`` of ``vectors (n, d)``, largest variance first, ``k = min(dims, n, d)``.
 
-    Eigenvectors of the ``d × d`` covariance: cheaper than an SVD of a tall matrix.
+    Exact (an SVD of the data when n < d, else the ``d × d`` covariance's eigenvectors) up to
+    2048 dimensions; past that (AlexNet's 4096, many items) a seeded randomized SVD, which costs
+    ``O(n·d·k)`` instead of ``O(d³)``.
     """
     data = np.asarray(vectors, dtype=np.float64)
+    n, d = data.shape
     mean = data.mean(axis=0)
     centred = data - mean
-    covariance = centred.T @ centred / max(len(data) - 1, 1)
-    values, vecs = np.linalg.eigh(covariance)
-    order = np.argsort(values)[::-1][:dims]
-    components = vecs[:, order].T
-    # eigh's signs are arbitrary: fix them so the same data always gives the same picture.
-    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    k = min(dims, n, d)
+    if n < d and n <= 2048:
+        components = np.linalg.svd(centred, full_matrices=False)[2][:k]
+    elif d <= 2048:
+        values, vecs = np.linalg.eigh(centred.T @ centred)
+        components = vecs[:, np.argsort(values)[::-1][:k]].T
+    else:
+        from sklearn.utils.extmath import randomized_svd
+
+        components = randomized_svd(centred, k, n_iter=7, random_state=seed)[2]
+    # Singular vectors' signs are arbitrary: fix them so the same data always gives the same map.
+    signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     return mean.astype(np.float32), (components * signs[:, None]).astype(np.float32)
 
 
@@ -79,7 +88,7 @@ def project_2d(
         bar = tqdm(total=n, unit="pt", desc="projecting")
     try:
         if method == "pca" or n < 4:
-            mean, components = pca_basis(vectors[fit_rows], 2)
+            mean, components = pca_basis(vectors[fit_rows], 2, seed=seed)
             points = _apply(vectors, mean, components)
             if points.shape[1] < 2:  # fewer distinct directions than two: pad with zeros
                 points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
@@ -88,7 +97,7 @@ def project_2d(
             return points
         if bar is not None:
             bar.set_description(f"PCA to {PCA_DIMS}-d")
-        mean, components = pca_basis(vectors[fit_rows], min(PCA_DIMS, vectors.shape[1]))
+        mean, components = pca_basis(vectors[fit_rows], PCA_DIMS, seed=seed)
         reduced = _apply(vectors, mean, components)
 
         import umap  # heavy (numba): only when asked for
