@@ -399,3 +399,20 @@ def test_each_allowed_format_decodes_to_rgb(fmt, params, photo, encode_image):
     decoded = decode_image(encode_image(photo, fmt, **params))
     assert decoded.format == fmt
     assert decoded.image.mode == "RGB" and decoded.image.size == SIZE == (decoded.width, decoded.height)
+
+
+@pytest.mark.parametrize(
+    "exif",
+    [b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03", b"Exif\x00\x00" + bytes(range(256)) * 3],
+    ids=["cut-short", "garbage"],
+)
+def test_broken_exif_does_not_reject_a_good_picture(exif, photo, encode_image):
+    decoded = decode_image(encode_image(photo, "JPEG", exif=exif))
+    assert decoded.image.size == SIZE
+
+
+@pytest.mark.parametrize("value", [0, 9, 65535])
+def test_invalid_orientation_value_is_ignored(value, photo, encode_image):
+    exif = Image.Exif()
+    exif[ORIENTATION] = value
+    np.testing.assert_array_equal(np.asarray(decode_image(encode_image(photo, "PNG", exif=exif)).image), np.asarray(photo))

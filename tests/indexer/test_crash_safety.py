@@ -287,3 +287,17 @@ def test_damaged_manifest_is_a_clear_command_error(small_index, photo_corpus, in
     assert result.code == 1
     assert "Traceback" not in result.err
     assert "error: cannot read the index manifest" in result.err and str(small_index / "manifest.json") in result.err
+
+
+def test_reconcile_rebuilds_an_index_that_cannot_remove(tmp_path):
+    """The FAISS file still holds deleted items, and HNSW cannot remove them: rebuilt on open."""
+    index = tmp_path / "idx"
+    items = seeded_items(30)
+    store = IndexStore.create(index, INFO, IndexSettings(faiss_factory="HNSW8"))
+    ids = store.add(items)
+    store.save()
+    store.remove(ids[:5])
+    store.close(save=False)  # as if killed before the save
+    with IndexStore.open(index) as store:
+        assert store.uses_faiss and sorted(store.faiss.ids().tolist()) == ids[5:]
+    assert_faiss_serves_every_item(index, 25)

@@ -215,3 +215,16 @@ def test_directory_errors(tmp_path, rng):
     with pytest.raises(FaissError):
         IndexStore.create(tmp_path / "bad", INFO, IndexSettings(faiss_factory="NoSuchIndex"))
     assert not (tmp_path / "bad").exists()
+
+
+def test_index_without_removal_is_rebuilt_on_remove(metric, rng, tmp_path):
+    """HNSW cannot remove ids: the store rebuilds it from the stored vectors instead."""
+    vectors = rng.normal(size=(60, DIM)).astype(np.float32)
+    with IndexStore.create(tmp_path / "idx", INFO, IndexSettings(metric=metric, faiss_factory="HNSW8")) as store:
+        ids = np.asarray(store.add(items_for(vectors)), dtype=np.int64)
+        assert store.remove(ids[:10].tolist()) == ids[:10].tolist()
+        assert store.uses_faiss and store.faiss.ntotal == 50
+        assert sorted(store.faiss.ids().tolist()) == ids[10:].tolist()
+        _, found = store.search(vectors, 1)
+        assert not np.isin(found, ids[:10]).any()
+        np.testing.assert_array_equal(found[10:, 0], ids[10:])
