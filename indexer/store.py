@@ -308,12 +308,19 @@ class IndexStore:
                 path.unlink(missing_ok=True)
 
     def close(self, *, save: bool = True) -> None:
-        if self._lock_fd is not None and save and (self.changes_since_save or self.manifest.faiss_file is None):
-            self.save()
-        self.db.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Save pending FAISS changes (unless ``save`` is false), then release the directory.
+
+        The database and the lock are released even when the save fails (a full disk, say): the
+        error is raised, and every committed item is still in SQLite for the next open.
+        """
+        try:
+            if self._lock_fd is not None and save and (self.changes_since_save or self.manifest.faiss_file is None):
+                self.save()
+        finally:
+            self.db.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> IndexStore:
         return self
