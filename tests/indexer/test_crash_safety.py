@@ -301,3 +301,19 @@ def test_reconcile_rebuilds_an_index_that_cannot_remove(tmp_path):
     with IndexStore.open(index) as store:
         assert store.uses_faiss and sorted(store.faiss.ids().tolist()) == ids[5:]
     assert_faiss_serves_every_item(index, 25)
+
+
+def test_close_releases_the_directory_even_when_its_save_fails(tmp_path, monkeypatch):
+    index = tmp_path / "idx"
+    store = IndexStore.create(index, INFO)
+    store.add(seeded_items(4))
+
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("latentspace.indexer.store.atomic_write_bytes", full_disk)
+    with pytest.raises(OSError):
+        store.close()
+    monkeypatch.undo()
+    with IndexStore.open(index) as again:  # no IndexLocked: the lock went with the failed close
+        assert len(again) == 4 and again.uses_faiss
