@@ -3,12 +3,13 @@
 The 2-D points (see :mod:`latentspace.render.projection`) are covered by square cells, ``grid``
 of them along the longer side of the points' bounding box and as many as needed along the
 shorter one, so distances keep their proportions. Each non-empty cell shows the item, among the
-points inside it, nearest the cell's centre (ties to the earlier point). The picture has no gaps::
+points inside it, nearest the cell's centre (ties to the earlier point)::
 
     cell (row, column) covers pixels [column * tile, (column + 1) * tile) × [row * tile, (row + 1) * tile)
+    its picture is (tile - gap) square at the cell's top-left corner; the gap stays dark
     size = (columns * tile, rows * tile);  row 0 is the top, the top of the map is its largest y
 
-Empty cells are dark.
+Empty cells are dark. Pictures fill their square (the centre of the photo), as a mosaic should.
 """
 
 from __future__ import annotations
@@ -85,12 +86,16 @@ def layout_grid(points: np.ndarray, grid: int) -> AtlasGrid:
 
 def render_atlas(
     layout: AtlasGrid,
-    picture: Callable[[int], Image.Image],
+    picture: Callable[[int, int], Image.Image],
     *,
     tile: int = 64,
+    gap: int = 1,
     progress: bool = False,
 ) -> Image.Image:
-    """Draw each non-empty cell with ``picture(point)`` (a thumbnail, letterboxed to ``tile`` if needed)."""
+    """Draw each non-empty cell with ``picture(point, side)``, a ``side × side`` image (else letterboxed to it)."""
+    if not 0 <= gap < tile:
+        raise ValueError("gap must be at least 0 and less than tile")
+    side = tile - gap
     atlas = Image.new("RGB", (layout.columns * tile, layout.rows * tile), EMPTY)
     cells = layout.cells
     if progress:
@@ -98,8 +103,8 @@ def render_atlas(
 
         cells = tqdm(cells, unit="cell", desc="drawing atlas")
     for cell in cells:
-        image = picture(cell.point)
-        if image.size != (tile, tile):
-            image = fit_into(image, tile)
+        image = picture(cell.point, side)
+        if image.size != (side, side):
+            image = fit_into(image, side)
         atlas.paste(image, (cell.column * tile, cell.row * tile))
     return atlas

@@ -90,15 +90,17 @@ _SCRIPT = """
 """
 
 
-def atlas_html(layout: AtlasGrid, entries: Sequence[AtlasEntry], *, tile: int = 64, title: str = "latentspace atlas") -> str:
-    """The page for ``layout``; ``entries[i]`` is what ``layout.cells[i]`` shows."""
+def atlas_html(
+    layout: AtlasGrid, entries: Sequence[AtlasEntry], *, tile: int = 64, gap: int = 1, title: str = "latentspace atlas"
+) -> str:
+    """The page for ``layout``; ``entries[i]`` is what ``layout.cells[i]`` shows, ``tile - gap`` pixels square."""
     if len(entries) != len(layout.cells):
         raise ValueError(f"{len(layout.cells)} cells but {len(entries)} entries")
     width, height = layout.columns * tile, layout.rows * tile
     images = []
     for cell, entry in zip(layout.cells, entries):
         images.append(
-            f'<img src="{data_uri(entry.image)}" width="{tile}" height="{tile}" '
+            f'<img src="{data_uri(entry.image)}" width="{tile - gap}" height="{tile - gap}" '
             f'style="left:{cell.column * tile}px;top:{cell.row * tile}px" '
             f'alt="{html.escape(entry.label)}" data-id="{entry.item_id}" '
             f'data-label="{html.escape(entry.label)}" data-path="{html.escape(entry.path)}">'

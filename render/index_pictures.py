@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from latentspace.indexer.item_db import Item
+
 from latentspace.render.atlas import AtlasGrid, layout_grid, render_atlas
 from latentspace.render.atlas_html import AtlasEntry, atlas_html
 from latentspace.render.projection import DEFAULT_SAMPLE, Projection, project_2d
 from latentspace.render.sheets import SheetRow, Tile, render_sheet
-from latentspace.render.thumbnails import ThumbnailCache, item_image_path, placeholder
+from latentspace.render.thumbnails import ThumbnailCache, ThumbnailUnavailable, fill_square, item_image_path, placeholder
 from latentspace.render.units import Activations, top_items
 
 __all__ = ["IndexAtlas", "index_atlas", "unit_sheet"]
@@ -31,9 +33,21 @@ class IndexAtlas:
     image: Image.Image
     entries: tuple[AtlasEntry, ...]
     """What each of ``layout.cells`` shows."""
+    tile: int
+    gap: int
 
     def html(self, *, title: str) -> str:
-        return atlas_html(self.layout, self.entries, tile=self.image.width // max(self.layout.columns, 1), title=title)
+        return atlas_html(self.layout, self.entries, tile=self.tile, gap=self.gap, title=title)
+
+
+def _square(cache: ThumbnailCache, item: Item | None) -> Image.Image:
+    """The item's picture filling a ``cache.size`` square, or a placeholder saying why there is none."""
+    if item is None:
+        return placeholder("no longer in the index", size=cache.size)
+    try:
+        return fill_square(cache.thumbnail(item), item.width, item.height, cache.size)
+    except ThumbnailUnavailable as exc:
+        return placeholder(exc.reason, size=cache.size)
 
 
 def index_atlas(
@@ -42,6 +56,7 @@ def index_atlas(
     *,
     grid: int = 24,
     tile: int = 64,
+    gap: int = 1,
     method: Projection = "umap",
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
@@ -54,23 +69,21 @@ def index_atlas(
     points = project_2d(vectors, method=method, normalise=store.metric == "cosine", sample=sample, seed=seed, progress=progress)
     layout = layout_grid(points, grid)
     items = store.items([int(ids[cell.point]) for cell in layout.cells])
-    thumbnails: dict[int, Image.Image] = {}
+    squares: dict[int, Image.Image] = {}
     entries = []
 
-    def picture(point: int) -> Image.Image:
-        item = items.get(int(ids[point]))
-        image = cache.tile(item) if item is not None else placeholder("no longer in the index", size=cache.size)
-        thumbnails[point] = image
-        return image
+    def picture(point: int, side: int) -> Image.Image:
+        squares[point] = _square(cache, items.get(int(ids[point])))
+        return squares[point].resize((side, side), Image.Resampling.LANCZOS)
 
-    image = render_atlas(layout, picture, tile=tile, progress=progress)
+    image = render_atlas(layout, picture, tile=tile, gap=gap, progress=progress)
     for cell in layout.cells:
         item_id = int(ids[cell.point])
         item = items.get(item_id)
         label = item.label if item is not None else ""
         path = str(item_image_path(store.directory, item)) if item is not None else ""
-        entries.append(AtlasEntry(thumbnails[cell.point], label, path, item_id))
-    return IndexAtlas(ids, points, layout, image, tuple(entries))
+        entries.append(AtlasEntry(squares[cell.point], label, path, item_id))
+    return IndexAtlas(ids, points, layout, image, tuple(entries), tile, gap)
 
 
 def unit_sheet(store, cache: ThumbnailCache, activations: Activations, unit: int, *, top: int = 16, per_row: int = 8,

@@ -30,9 +30,11 @@ __all__ = [
     "THUMB_SIZE",
     "ThumbnailCache",
     "ThumbnailUnavailable",
+    "fill_square",
     "fit_into",
     "item_image_path",
     "make_thumbnail",
+    "picture_box",
     "placeholder",
 ]
 
@@ -57,13 +59,31 @@ class ThumbnailUnavailable(Exception):
 def fit_into(image: Image.Image, size: int = THUMB_SIZE, *, background: tuple[int, int, int] = LETTERBOX) -> Image.Image:
     """``image`` scaled (up or down, aspect kept) so its longer side is ``size``, centred on ``background``."""
     image = image.convert("RGB")
-    width, height = image.size
-    scale = size / max(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    left, top, right, bottom = picture_box(*image.size, size)
+    new = (right - left, bottom - top)
     resized = image if new == image.size else image.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
     canvas = Image.new("RGB", (size, size), background)
-    canvas.paste(resized, ((size - new[0]) // 2, (size - new[1]) // 2))
+    canvas.paste(resized, (left, top))
     return canvas
+
+
+def picture_box(width: int, height: int, size: int = THUMB_SIZE) -> tuple[int, int, int, int]:
+    """Where :func:`fit_into` puts a ``width × height`` picture inside its ``size × size`` thumbnail."""
+    scale = size / max(width, height)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    left, top = (size - new[0]) // 2, (size - new[1]) // 2
+    return (left, top, left + new[0], top + new[1])
+
+
+def fill_square(thumbnail: Image.Image, width: int, height: int, size: int) -> Image.Image:
+    """A ``size × size`` tile filled edge to edge: the centre square of the picture inside a letterboxed thumbnail.
+
+    ``width × height`` is the original picture's size (items store it), which says where the letterbox bars are.
+    """
+    left, top, right, bottom = picture_box(width, height, thumbnail.width)
+    side = min(right - left, bottom - top)
+    x, y = left + (right - left - side) // 2, top + (bottom - top - side) // 2
+    return thumbnail.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
 def make_thumbnail(source: bytes | Path | Image.Image, *, size: int = THUMB_SIZE) -> Image.Image:

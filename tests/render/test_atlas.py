@@ -15,7 +15,7 @@ from latentspace.render.atlas import EMPTY, layout_grid, render_atlas
 from latentspace.render.atlas_html import AtlasEntry, atlas_html
 from latentspace.render.index_pictures import index_atlas
 from latentspace.render.projection import pca_basis, project_2d
-from latentspace.render.thumbnails import ThumbnailCache, fit_into
+from latentspace.render.thumbnails import ThumbnailCache, fill_square, fit_into
 
 
 def test_grid_by_hand():
@@ -81,7 +81,10 @@ def test_atlas_picture_has_each_cell_nearest_items_thumbnail(store, all_items):
             members = np.flatnonzero((layout.point_cells == [row, column]).all(axis=1))
             nearest = members[np.argmin(np.linalg.norm(atlas.points[members] - layout.centre(row, column), axis=1))]
             item = all_items[int(atlas.ids[nearest])]
-            assert mean_abs_diff(tile, fit_into(cache.thumbnail(item), 32)) == 0
+            # The picture fills 31 × 31 pixels; the last row and column are the dark gap.
+            expected = fill_square(cache.thumbnail(item), item.width, item.height, 128).resize((31, 31), Image.Resampling.LANCZOS)
+            assert mean_abs_diff(tile.crop((0, 0, 31, 31)), expected) == 0
+            assert is_blank(tile.crop((31, 0, 32, 32)), EMPTY) and is_blank(tile.crop((0, 31, 32, 32)), EMPTY)
     assert (store.directory / "thumbnails").is_dir()
     assert [e.item_id for e in atlas.entries] == [int(atlas.ids[c.point]) for c in layout.cells]
 
@@ -97,6 +100,7 @@ def test_html_page_is_self_contained_with_labels_paths_and_positions(store, all_
         item = all_items[int(item_id)]
         assert label == item.label and path == item.path
         assert Image.open(io.BytesIO(base64.b64decode(data))).size == (128, 128)
+    assert page.count('width="39" height="39"') == len(images)
     assert "tiny &lt;atlas&gt;" in page and "<atlas>" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page), "nothing is fetched from elsewhere"
     assert "wheel" in page and "<script>" in page
@@ -111,11 +115,20 @@ def test_html_escapes_labels_and_paths():
         atlas_html(grid, entries[:1])
 
 
-def test_render_atlas_letterboxes_odd_sized_pictures():
+def test_render_atlas_letterboxes_pictures_of_the_wrong_size():
     grid = layout_grid(np.array([[0.0, 0.0], [1.0, 1.0]]), 2)
-    image = render_atlas(grid, lambda point: Image.new("RGB", (20, 10), (200, 0, 0)), tile=16)
+    image = render_atlas(grid, lambda point, side: Image.new("RGB", (20, 10), (200, 0, 0)), tile=16, gap=0)
     assert image.size == (32, 32)
     assert mean_abs_diff(image.crop((0, 16, 16, 32)), fit_into(Image.new("RGB", (20, 10), (200, 0, 0)), 16)) == 0
+
+
+def test_fill_square_takes_the_centre_of_the_picture_not_the_letterbox():
+    picture = Image.new("RGB", (300, 100), (0, 0, 255))
+    picture.paste(Image.new("RGB", (100, 100), (255, 0, 0)), (100, 0))  # blue | red | blue
+    square = fill_square(fit_into(picture), 300, 100, 30)
+    assert square.size == (30, 30)
+    centre = np.asarray(square)[2:-2, 2:-2].reshape(-1, 3)
+    assert (centre[:, 0] > 200).all() and (centre[:, 2] < 60).all(), "only the red middle third, no grey bars"
 
 
 @pytest.mark.slow
