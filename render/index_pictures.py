@@ -98,7 +98,7 @@ def unit_sheet(store, cache: ThumbnailCache, activations: Activations, unit: int
         label = (item.label or "(no label)") if item is not None else "(deleted)"
         tiles.append(Tile(image, (label, f"{value:.3g} · #{item_id}")))
     rows = [
-        SheetRow(neighbours=tiles[start : start + per_row], step=f"#{start + 1}–{min(start + per_row, len(tiles))}")
+        SheetRow(neighbours=tiles[start : start + per_row], step=f"rank {start + 1}–{min(start + per_row, len(tiles))}")
         for start in range(0, len(tiles), per_row)
     ]
     return render_sheet(rows, title=title), ids, values
