@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,8 +15,12 @@ WEIGHTS = AlexNet_Weights.IMAGENET1K_V1
 
 
 def cached_weights_path() -> Path:
-    """Where torchvision's weights API caches the file (``$TORCH_HOME/hub/checkpoints``); we only read it."""
+    """Where torchvision's weights API keeps the file (``$TORCH_HOME/hub/checkpoints``)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(WEIGHTS.url).path).name
+
+
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
+"""A download that cannot reach the server gives up after this, instead of hanging."""
 
 
 def _unavailable(path: Path, problem: str) -> WeightsUnavailable:
@@ -27,15 +32,22 @@ def _unavailable(path: Path, problem: str) -> WeightsUnavailable:
 
 
 def _load_pretrained() -> StateDict:
-    """The cached ImageNet state dict. Never downloads: without a network a download can hang."""
+    """The ImageNet state dict through torchvision's weights API: the hub cache first, else a download."""
     path = cached_weights_path()
-    if not path.is_file():
-        raise _unavailable(path, f"are not in the torch hub cache: {path} does not exist")
+    cached = path.is_file()
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged file raises anything from zipfile to unpickling errors
-        raise _unavailable(path, f"in the torch hub cache cannot be read ({exc.__class__.__name__}: {exc})") from exc
-    # Check the names and shapes against the architecture (built on the meta device: no memory,
+        state = WEIGHTS.get_state_dict(progress=True, check_hash=True)
+    except Exception as exc:  # urllib, OSError, hash and unpickling errors all mean the same here
+        if cached:
+            raise _unavailable(path, f"in the torch hub cache cannot be read ({exc.__class__.__name__}: {exc})") from exc
+        raise _unavailable(
+            path, f"are not in the torch hub cache ({path} does not exist) and could not be downloaded ({exc})"
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    # Check names and shapes against the architecture (built on the meta device: no memory,
     # no initialisation), so a wrong or damaged cache file is named instead of failing later.
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in alexnet(weights=None).state_dict().items()}
