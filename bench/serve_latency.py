@@ -1,0 +1,248 @@
+"""Search latency through gRPC versus in process, and image-query throughput versus the bare model.
+
+For each index size (synthetic vectors, a Flat cosine index built through the store API in a
+temporary folder) this measures p50/p99 latency of searches by item id, by raw vector and by
+image, alternating calls to the server's engine in process with the same searches through
+gRPC on 127.0.0.1 and the client library. It then runs 8 concurrent clients in another process
+(searching by image, then only embedding) and compares their rate with the model's own forward
+rate on batches of 8 preprocessed images, measured just before and after.
+
+    python bench/serve_latency.py                       # 10k and 100k items, AlexNet fc7 random
+    python bench/serve_latency.py --sizes 10000 --queries 200
+
+Targets: gRPC adds at most 1 ms at p50 over in process; 8 image clients reach at least 0.8 of
+the batched forward rate. Weights are random: this is about speed, not about neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentspace.client import Client
+from latentspace.indexer import EmbedderConfig, EmbedderInfo, IndexSettings, IndexStore, NewItem, WeightsChoice, load_embedder
+from latentspace.indexer.images import decode_image
+from latentspace.server.app import create_server
+from latentspace.server.config import ServerConfig
+from latentspace.server.engine import SearchEngine
+from latentspace.server.queries import ImageQuery, ItemQuery, SearchOptions, VectorQuery
+
+K = 10
+
+
+def synthetic_photo(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A JPEG of a smooth random colour field with noise: decodes and resizes like a small photo."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    coarse = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize((w, h), Image.BICUBIC)
+    pixels = np.asarray(image, dtype=np.int16) + rng.integers(-20, 20, (h, w, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def build_index(directory: Path, embedder, count: int, seed: int = 0) -> None:
+    """``count`` items with non-negative random vectors (fc7 is post-ReLU), committed in chunks."""
+    rng = np.random.default_rng(seed)
+    with IndexStore.create(directory, EmbedderInfo.from_embedder(embedder), IndexSettings("cosine", "Flat")) as store:
+        for start in range(0, count, 5000):
+            n = min(5000, count - start)
+            vectors = np.abs(rng.normal(size=(n, embedder.dim))).astype(np.float32)
+            store.add([NewItem(path=f"synthetic/{start + i:07d}.jpg", label=f"l{(start + i) % 10}",
+                               sha256=f"{start + i:064x}", width=320, height=240, vector=v)
+                       for i, v in enumerate(vectors)])
+
+
+def _timed(call: Callable[[int], object], i: int) -> float:
+    t0 = time.perf_counter()
+    call(i)
+    return (time.perf_counter() - t0) * 1000
+
+
+def measure_pair(local: Callable[[int], object], remote: Callable[[int], object], pool: ThreadPoolExecutor,
+                 samples: int, warmup: int = 3, budget_s: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Wall times in ms of alternating in-process and gRPC calls, so both see the same machine load.
+
+    In-process calls run (and are timed) in ``pool``'s thread, as the server runs them in its RPC
+    threads: OpenMP keeps per-thread state, and the main thread was measured slower on a busy machine.
+    """
+    for i in range(warmup):
+        pool.submit(local, i).result()
+        remote(i)
+    local_ms, remote_ms = [], []
+    stop = time.perf_counter() + budget_s
+    for i in range(samples):
+        if i % 2:
+            remote_ms.append(_timed(remote, i))
+            local_ms.append(pool.submit(_timed, local, i).result())
+        else:
+            local_ms.append(pool.submit(_timed, local, i).result())
+            remote_ms.append(_timed(remote, i))
+        if time.perf_counter() > stop and len(local_ms) >= 10:
+            break
+    return np.array(local_ms), np.array(remote_ms)
+
+
+def latencies(engine: SearchEngine, client: Client, ids: np.ndarray, dim: int, images: list[bytes],
+              samples: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each query kind: (in-process ms, gRPC ms) of the same searches."""
+    rng = np.random.default_rng(1)
+    vectors = np.abs(rng.normal(size=(samples + 10, dim))).astype(np.float32)
+    picks = rng.choice(ids, size=samples + 10)
+    options = SearchOptions(k=K)
+    pairs = {
+        "by id": (lambda i: engine.search(ItemQuery(int(picks[i])), options),
+                  lambda i: client.search(item_id=int(picks[i]), k=K)),
+        "by vector": (lambda i: engine.search(VectorQuery(vectors[i]), options),
+                      lambda i: client.search(vector=vectors[i], k=K)),
+        "by image": (lambda i: engine.search(ImageQuery(images[i % len(images)]), options),
+                     lambda i: client.search(images[i % len(images)], k=K)),
+    }
+    with ThreadPoolExecutor(1) as pool:
+        return {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
+
+
+def forward_rate(embedder, images: list[bytes], batch: int, seconds: float = 6.0) -> float:
+    """Images per second of ``embed_batch`` alone on batches of ``batch`` preprocessed images.
+
+    Run in a fresh thread, like the server's batching worker: OpenMP keeps per-thread state,
+    and the main thread of this process was measured slower on a busy machine.
+    """
+    tensors = torch.stack([embedder.preprocess(decode_image(images[i % len(images)]).image) for i in range(batch)])
+
+    def run() -> float:
+        embedder.embed_batch(tensors)
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            embedder.embed_batch(tensors)
+            done += batch
+        return done / (time.perf_counter() - t0)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def _client_load(address: str, images: list[bytes], clients: int, seconds: float, embed_only: bool, results) -> None:
+    """In a separate process (as real clients are): ``clients`` threads searching by (or embedding) images."""
+    counts = [0] * clients
+    ready = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def run(slot: int) -> None:
+        with Client(address, timeout=120) as c:
+            call = c.embed if embed_only else (lambda image: c.search(image, k=K))
+            call(images[slot % len(images)])  # connect and warm up
+            ready.wait()
+            i = slot
+            while time.perf_counter() < stop_at[0]:
+                call(images[i % len(images)])
+                counts[slot] += 1
+                i += clients
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in range(clients)]
+    for t in threads:
+        t.start()
+    stop_at[0] = time.perf_counter() + 3600
+    ready.wait()
+    t0 = time.perf_counter()
+    stop_at[0] = t0 + seconds
+    for t in threads:
+        t.join()
+    results.put((sum(counts), time.perf_counter() - t0))
+
+
+def client_throughput(address: str, images: list[bytes], clients: int, seconds: float, embedder,
+                      *, embed_only: bool = False) -> tuple[float, float]:
+    """Images per second answered to ``clients`` concurrent image clients, and the mean forward batch."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_client_load, args=(address, images, clients, seconds, embed_only, results))
+    passes_before = embedder.forward_calls
+    child.start()
+    total, elapsed = results.get(timeout=seconds + 300)
+    child.join(timeout=60)
+    passes = max(embedder.forward_calls - passes_before, 1)
+    return total / elapsed, (total + clients) / passes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated index sizes (default 10000,100000)")
+    parser.add_argument("--queries", type=int, default=100, help="timed searches per kind and mode (default 100)")
+    parser.add_argument("--model", default="alexnet", help="embedder model (default alexnet)")
+    parser.add_argument("--weights", default="random", help="embedder weights (default random: speed only)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent image-query clients (default 8)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the throughput run (default 10)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    embedder = load_embedder(EmbedderConfig(model=args.model, weights=WeightsChoice.parse(args.weights)), device="cpu")
+    images = [synthetic_photo(s) for s in range(32)]
+    config = ServerConfig(host="127.0.0.1", port=0, device="cpu")
+    print(f"{embedder.spec.name} {embedder.layer.name} ({embedder.dim}-d, {embedder.identity.choice}) on "
+          f"{embedder.device.type}, torch threads {torch.get_num_threads()}; k={K}; Flat cosine index; "
+          f"images {Image.open(io.BytesIO(images[0])).size[0]}x{Image.open(io.BytesIO(images[0])).size[1]} JPEG",
+          file=sys.stderr)
+
+    rows, throughput = [], []
+    with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
+        for size in sizes:
+            directory = Path(tmp) / f"idx-{size}"
+            t0 = time.perf_counter()
+            build_index(directory, embedder, size)
+            print(f"built {size} items in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+            running = create_server(directory, config, embedder=embedder)
+            try:
+                # In process means the server's own engine, called directly: same store, same batcher.
+                ids = running.engine.store.snapshot()[0]
+                with Client(running.address, timeout=120) as client:
+                    measured = latencies(running.engine, client, ids, embedder.dim, images, args.queries)
+                if not throughput:  # the model's rate is measured just before and after, as load varies
+                    for embed_only in (False, True):
+                        before = forward_rate(embedder, images, args.clients)
+                        rate, batch = client_throughput(running.address, images, args.clients, args.seconds,
+                                                        embedder, embed_only=embed_only)
+                        after = forward_rate(embedder, images, args.clients)
+                        throughput.append((size, embed_only, rate, batch, before, after))
+            finally:
+                running.stop(grace=5)
+            for kind, (local, remote) in measured.items():
+                rows.append((size, kind, local, remote))
+            print(f"measured {size} items", file=sys.stderr)
+
+    print()
+    header = (f"{'items':>7}  {'query':<9}  {'n':>4}  {'in-process p50':>14}  {'p99':>7}  {'gRPC p50':>9}  {'p99':>7}  "
+              f"{'gRPC adds (p50)':>15}")
+    print(header)
+    print("-" * len(header))
+    for size, kind, local, remote in rows:
+        lp50, lp99 = np.percentile(local, [50, 99])
+        rp50, rp99 = np.percentile(remote, [50, 99])
+        print(f"{size:>7}  {kind:<9}  {len(remote):>4}  {lp50:>11.2f} ms  {lp99:>7.2f}  {rp50:>6.2f} ms  {rp99:>7.2f}  "
+              f"{rp50 - lp50:>+12.2f} ms")
+    print()
+    for size, embed_only, rate, batch, before, after in throughput:
+        reference = (before + after) / 2
+        what = "Embed calls (no search)" if embed_only else f"Search by image, {size} items"
+        print(f"{args.clients} concurrent gRPC clients, {what}: {rate:.1f} images/s = {rate / reference:.2f} of the "
+              f"model's rate on batches of {args.clients} ({reference:.1f} images/s: {before:.1f} before, "
+              f"{after:.1f} after); mean forward batch {batch:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
