@@ -1,12 +1,13 @@
-"""Batching image queries from concurrent requests into single model forward passes.
+"""Coalescing work from concurrent requests into single batched calls, on one worker thread.
 
-Callers decode and preprocess their images in their own (gRPC) thread, then hand the tensors
-to one worker thread, which alone runs the model. The worker takes what is queued and waits for
-more before running one forward pass over at most ``max_batch`` images, then resolves each
-caller's future with its rows. One caller's tensors are never split across passes.
+Callers prepare their part in their own (gRPC) thread (decode and preprocess images, or resolve
+query vectors) and hand it to a worker thread, which alone runs the batched call: one model
+forward pass (:class:`EmbedBatcher`) or one index search (:class:`SearchBatcher`). The worker
+takes what is queued and waits for more before each call, then resolves every caller's future
+with its share. One caller's part is never split across calls.
 
-How long it waits: up to ``4 × window`` while other callers are still preparing images (they
-are sure to come), up to ``window`` when the last pass served several callers (more are likely
+How long the worker waits: up to ``4 × window`` while other callers are still preparing (they
+are sure to come), up to ``window`` when the last call served several callers (more are likely
 on their way), and not at all when it served one and nobody else is preparing, so a lone
 client pays no batching delay.
 """
@@ -16,87 +17,85 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
 
 from latentspace.server.errors import ShuttingDown
 
-__all__ = ["EmbedBatcher"]
+__all__ = ["Batcher", "EmbedBatcher", "SearchBatcher", "SearchJob"]
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 @dataclass
-class _Group:
-    tensors: Sequence[torch.Tensor]
+class _Group(Generic[P]):
+    part: P
+    size: int
     future: Future = field(default_factory=Future)
 
 
-class EmbedBatcher:
-    """A queue of preprocessed images and the one thread that embeds them.
+class Batcher(Generic[P, R]):
+    """A queue of prepared parts and the one thread that runs ``run_batch`` over several at once.
 
-    ``embed_batch`` maps a float tensor ``(n, 3, H, W)`` to a float32 array ``(n, d)``; it is
-    only ever called from the worker thread, so it need not be thread-safe.
+    ``run_batch(parts)`` returns one result per part, in order; ``size(part)`` counts a part's
+    rows against ``max_batch``. ``run_batch`` is only called from the worker thread.
     """
 
-    def __init__(
-        self, embed_batch: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 64, window_s: float = 0.005
-    ) -> None:
+    def __init__(self, run_batch: Callable[[list[P]], list[R]], size: Callable[[P], int], *, max_batch: int = 64,
+                 window_s: float = 0.005, name: str = "batcher") -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._embed_batch = embed_batch
+        self._run_batch = run_batch
+        self._size = size
         self._max_batch = max_batch
         self._window_s = window_s
         self._cond = threading.Condition()
-        self._queue: deque[_Group] = deque()
+        self._queue: deque[_Group[P]] = deque()
         self._preparing = 0
         self._closed = False
         self._last_groups = 0
-        self.passes = 0
-        """Forward passes run so far."""
-        self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
+        self.calls = 0
+        """Batched calls run so far."""
+        self._worker = threading.Thread(target=self._work, name=name, daemon=True)
         self._worker.start()
 
-    def embed(self, prepare: Callable[[], Sequence[torch.Tensor]]) -> np.ndarray:
-        """Run ``prepare`` here (decode, preprocess), embed its tensors in one pass: ``(n, d)``.
+    def submit(self, prepare: Callable[[], P]) -> R:
+        """Run ``prepare`` here, then wait for the batched call that includes its part.
 
-        While ``prepare`` runs the worker knows an image is coming and may wait for it, so
-        concurrent callers share a pass. Exceptions of ``prepare`` and of the model propagate.
+        While ``prepare`` runs the worker knows a part is coming and may wait for it, so
+        concurrent callers share a call. Exceptions of ``prepare`` and of the call propagate.
         """
         with self._cond:
             if self._closed:
                 raise ShuttingDown("the server is shutting down; retry on another instance")
             self._preparing += 1
+        group: _Group[P] | None = None
         try:
-            tensors = prepare()
-        except BaseException:
+            part = prepare()
+            group = _Group(part, self._size(part))
+        finally:
             with self._cond:
                 self._preparing -= 1
+                if group is not None:
+                    self._queue.append(group)
                 self._cond.notify_all()
-            raise
-        group = _Group(tensors)
-        with self._cond:
-            self._preparing -= 1
-            if len(tensors):
-                self._queue.append(group)
-            self._cond.notify_all()
-        if not len(tensors):
-            raise ValueError("prepare() returned no tensors; there is nothing to embed")
         return group.future.result()
 
     def close(self) -> None:
-        """Embed what is queued, then stop the worker; later calls raise :class:`ShuttingDown`."""
+        """Run what is queued, then stop the worker; later submissions raise :class:`ShuttingDown`."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self._worker.join()
 
-    # -- the worker ----------------------------------------------------------------------------
-
-    def _take(self) -> list[_Group] | None:
-        """The groups of the next pass, or None when closed and drained."""
+    def _take(self) -> list[_Group[P]] | None:
+        """The groups of the next call, or None when closed and drained."""
         with self._cond:
             while not self._queue:
                 if self._closed and not self._preparing:
@@ -104,14 +103,14 @@ class EmbedBatcher:
                 self._cond.wait()
             start = time.monotonic()
             groups = [self._queue.popleft()]
-            rows = len(groups[0].tensors)
+            rows = groups[0].size
             while rows < self._max_batch:
                 if self._queue:
-                    if rows + len(self._queue[0].tensors) > self._max_batch:
+                    if rows + self._queue[0].size > self._max_batch:
                         break
                     group = self._queue.popleft()
                     groups.append(group)
-                    rows += len(group.tensors)
+                    rows += group.size
                     continue
                 waited = time.monotonic() - start
                 if self._preparing:
@@ -126,17 +125,91 @@ class EmbedBatcher:
             self._last_groups = len(groups)
             return groups
 
-    def _run(self) -> None:
+    def _work(self) -> None:
         while (groups := self._take()) is not None:
             try:
-                batch = torch.stack([t for g in groups for t in g.tensors])
-                vectors = self._embed_batch(batch)
-            except Exception as exc:  # a model failure must reach every waiting caller
+                results = self._run_batch([g.part for g in groups])
+            except Exception as exc:  # a failure must reach every waiting caller
                 for g in groups:
                     g.future.set_exception(exc)
                 continue
-            self.passes += 1
-            row = 0
-            for g in groups:
-                g.future.set_result(vectors[row : row + len(g.tensors)])
-                row += len(g.tensors)
+            self.calls += 1
+            for g, result in zip(groups, results):
+                g.future.set_result(result)
+
+
+class EmbedBatcher:
+    """Images from concurrent requests embedded in shared forward passes.
+
+    ``embed_batch`` maps a float tensor ``(n, 3, H, W)`` to a float32 array ``(n, d)``.
+    """
+
+    def __init__(self, embed_batch: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 64,
+                 window_s: float = 0.005) -> None:
+        def run(parts: list[Sequence[torch.Tensor]]) -> list[np.ndarray]:
+            vectors = embed_batch(torch.stack([t for part in parts for t in part]))
+            bounds = np.cumsum([0] + [len(part) for part in parts])
+            return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+        self._batcher: Batcher[Sequence[torch.Tensor], np.ndarray] = Batcher(
+            run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher")
+
+    def embed(self, prepare: Callable[[], Sequence[torch.Tensor]]) -> np.ndarray:
+        """Run ``prepare`` here (decode, preprocess), then embed its tensors in one pass: ``(n, d)``."""
+
+        def checked() -> Sequence[torch.Tensor]:
+            tensors = prepare()
+            if not len(tensors):
+                raise ValueError("prepare() returned no tensors; there is nothing to embed")
+            return tensors
+
+        return self._batcher.submit(checked)
+
+    @property
+    def passes(self) -> int:
+        return self._batcher.calls
+
+    def close(self) -> None:
+        self._batcher.close()
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """One request's searches: query vectors ``(n, d)``, k, and the ids each row must leave out."""
+
+    vectors: np.ndarray
+    k: int
+    exclude: Sequence[Collection[int]]
+
+
+class SearchBatcher:
+    """Unfiltered searches from concurrent requests answered by one index search.
+
+    One search over many queries reads the stored vectors once instead of once per request,
+    which matters most when image queries leave a forward pass together. ``search`` is
+    ``IndexStore.search``; each request gets its own rows, cut to its own k.
+    """
+
+    def __init__(self, search: Callable[..., tuple[np.ndarray, np.ndarray]], *, max_batch: int = 256,
+                 window_s: float = 0.005) -> None:
+        def run(jobs: list[SearchJob]) -> list[tuple[np.ndarray, np.ndarray]]:
+            k = max(job.k for job in jobs)
+            exclude = [row for job in jobs for row in job.exclude]
+            scores, ids = search(np.concatenate([job.vectors for job in jobs]), k,
+                                 exclude_ids=exclude if any(exclude) else None)
+            bounds = np.cumsum([0] + [len(job.vectors) for job in jobs])
+            return [(scores[a:b, : job.k], ids[a:b, : job.k]) for job, a, b in zip(jobs, bounds[:-1], bounds[1:])]
+
+        self._batcher: Batcher[SearchJob, tuple[np.ndarray, np.ndarray]] = Batcher(
+            run, lambda job: len(job.vectors), max_batch=max_batch, window_s=window_s, name="search-batcher")
+
+    def search(self, job: SearchJob) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores (n, k), ids (n, k))`` for ``job``, searched together with other requests' jobs."""
+        return self._batcher.submit(lambda: job)
+
+    @property
+    def calls(self) -> int:
+        return self._batcher.calls
+
+    def close(self) -> None:
+        self._batcher.close()

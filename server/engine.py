@@ -3,8 +3,10 @@
 ``SearchEngine`` joins an open :class:`IndexStore`, the :class:`Embedder` that built it and an
 :class:`EmbedBatcher`. It validates what requests carry, raises the exceptions of
 :mod:`latentspace.server.errors` and never imports gRPC, so every rule here can be tested
-without a server. Searches run concurrently (the store has a readers–writer lock); adds and
-removes are committed to SQLite before they return.
+without a server. Image queries of concurrent requests share forward passes, and their
+unfiltered searches share index searches (see :mod:`latentspace.server.batcher`); adds and
+removes run alongside (the store has a readers–writer lock) and are committed to SQLite before
+they return.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from latentspace.indexer.embedders import Embedder
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item, NewItem
 from latentspace.indexer.store import IndexStore
-from latentspace.server.batcher import EmbedBatcher
+from latentspace.server.batcher import EmbedBatcher, SearchBatcher, SearchJob
 from latentspace.server.config import ServerConfig
 from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, TooLarge
 from latentspace.server.queries import Hit, ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
@@ -86,6 +88,8 @@ class SearchEngine:
         self.config = config
         self.batcher = EmbedBatcher(embedder.embed_batch, max_batch=config.max_embed_batch,
                                     window_s=config.batch_window_ms / 1000.0)
+        self.searcher = SearchBatcher(store.search, max_batch=max(config.max_batch_queries, 64),
+                                      window_s=config.batch_window_ms / 1000.0)
         self._versions = _versions()
         self._cond = threading.Condition()
         self._active = 0
@@ -114,6 +118,7 @@ class SearchEngine:
             self._closed = True
             self._cond.wait_for(lambda: self._active == 0, timeout=timeout)
         self.batcher.close()
+        self.searcher.close()
         self.store.close()
 
     # -- queries to vectors --------------------------------------------------------------------
@@ -180,12 +185,15 @@ class SearchEngine:
             if len(self.store) == 0:
                 raise EmptyIndex("the index holds no items yet; add images before searching")
             vectors = self._resolve(queries)
-            allowed = self.store.db.ids_with_labels(labels) if labels else None
-            if allowed is not None and len(allowed) == 0:
-                return [SearchResult((), self.store.metric) for _ in queries]
             exclude = [
                 (int(q.item_id),) if isinstance(q, ItemQuery) and not options.include_self else () for q in queries
             ]
+            if not labels:  # the common case: share one index search with concurrent requests
+                scores, ids = self.searcher.search(SearchJob(vectors, k, exclude))
+                return self._hits(scores, ids)
+            allowed = self.store.db.ids_with_labels(labels)
+            if len(allowed) == 0:
+                return [SearchResult((), self.store.metric) for _ in queries]
             scores, ids = self.store.search(vectors, k, allowed_ids=allowed,
                                             exclude_ids=exclude if any(exclude) else None)
             return self._hits(scores, ids)

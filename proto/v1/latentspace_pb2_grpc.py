@@ -123,7 +123,8 @@ class LatentSpaceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveItems(self, request, context):
-        """Remove items by id (all must exist); durable when the call returns.
+        """Remove items by id (all must exist); durable when the call returns. Copies under images/
+        are content-addressed and may be shared by several items, so they are kept.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -106,15 +106,18 @@ def test_concurrent_image_queries_share_forward_passes(start_server, small_index
             errors.append(exc)
 
     before = random_embedder.forward_calls
+    searches_before = running.engine.searcher.calls
     threads = [threading.Thread(target=query, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
     passes = random_embedder.forward_calls - before
+    searches = running.engine.searcher.calls - searches_before
     assert not errors, errors
     assert len(results) == n
     assert 1 <= passes <= n // 3, f"{n} concurrent image queries took {passes} forward passes"
+    assert 1 <= searches <= n // 2, f"{n} concurrent image queries took {searches} index searches"
 
     with Client(running.address) as c:
         for i in (0, n - 1):  # batching must not change answers
