@@ -8,8 +8,13 @@ network still sees meaningful neighbours. It says which one it used.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from latentspace.indexer import (
@@ -68,6 +73,48 @@ def show_local_neighbours(directory: Path, k: int) -> None:
         print(f"  {name(item_id):<{width}} → " + ", ".join(found))
 
 
+@contextmanager
+def running_server(index: Path) -> Iterator[str]:
+    """``latentspace serve INDEX --port 0`` in a child process; yields its address, stops it with SIGTERM."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "latentspace.cli.main", "serve", str(index), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r" on (\S+:\d+)$", line.strip())
+        if not match:
+            raise RuntimeError(f"the server did not start (it printed {line!r})")
+        print(f"server: {line.strip()}")
+        yield match.group(1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        print(f"server stopped cleanly (exit code {code})" if code == 0 else f"server exited with code {code}")
+
+
+def show_served_neighbours(address: str, corpus: Path, k: int) -> None:
+    """Query the running server through the client library, by image and by item id."""
+    from latentspace.client import Client
+
+    with Client(address) as client:
+        client.wait_until_serving()
+        info = client.info()
+        print(f"info: {info.item_count} items, {info.model} {info.layer} ({info.dimension}-d), {info.metric}")
+        photo = corpus / "cat" / "chelsea.png"
+        result = client.search(image=photo.read_bytes(), k=k)
+        print(f"\nsearch by image {photo}:")
+        for hit in result.hits:
+            print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
+        items = list(client.iter_items())
+        first = next((i for i in items if i.path.endswith("rocket.jpg")), items[0])
+        result = client.search(item_id=first.id, k=k)
+        print(f"\nsearch by id {first.id} ({first.label}/{Path(first.path).name}), itself left out:")
+        for hit in result.hits:
+            print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("demo/corpus"))
@@ -81,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     embedder, why = choose_embedder()
     print(f"model: {why}")
     build_index(args.corpus, args.index, embedder)
-    print(f"\nnearest neighbours of every demo photo (cosine similarity):")
+    print("\nnearest neighbours of every demo photo (cosine similarity):")
     show_local_neighbours(args.index, args.k)
+    print("\nserving the index over gRPC and querying it through the client:")
+    with running_server(args.index) as address:
+        show_served_neighbours(address, args.corpus, args.k)
     return 0
 
 
