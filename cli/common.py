@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["CliError", "add_embedder_options", "embedder_config", "explain"]
 
@@ -40,28 +41,24 @@ def embedder_config(args: argparse.Namespace, recorded: object | None = None):
 
 
 def explain(exc: Exception) -> str | None:
-    """A one-line message for errors users cause or can fix; None for bugs (shown as tracebacks)."""
+    """A one-line message for errors users cause or can fix; None for bugs (shown as tracebacks).
+
+    Only modules already imported are consulted: an indexer error can only come from an imported
+    indexer, and a client command's error must not pay for importing torch.
+    """
     expected: list[type[BaseException]] = [FileNotFoundError, FileExistsError, PermissionError]
-    try:
-        from latentspace.client.errors import LatentSpaceError
-
-        expected.append(LatentSpaceError)
-    except ImportError:
-        pass
-    try:
-        from latentspace.indexer import (
-            CorpusError,
-            EmbedderError,
-            ImageRejected,
-            IndexCorrupt,
-            IndexLocked,
-            IndexMismatch,
-        )
-        from latentspace.indexer.faiss_index import FaissError
-
-        expected += [CorpusError, EmbedderError, ImageRejected, IndexCorrupt, IndexLocked, IndexMismatch, FaissError]
-    except ImportError:
-        pass
+    if "latentspace.client.errors" in sys.modules:
+        expected.append(sys.modules["latentspace.client.errors"].LatentSpaceError)
+    for module, names in (
+        ("latentspace.indexer.corpus", ("CorpusError",)),
+        ("latentspace.indexer.embedders", ("EmbedderError",)),
+        ("latentspace.indexer.images", ("ImageRejected",)),
+        ("latentspace.indexer.manifest", ("IndexMismatch",)),
+        ("latentspace.indexer.store", ("IndexCorrupt", "IndexLocked")),
+        ("latentspace.indexer.faiss_index", ("FaissError",)),
+    ):
+        if module in sys.modules:
+            expected += [getattr(sys.modules[module], name) for name in names]
     if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     if isinstance(exc, tuple(expected)):
