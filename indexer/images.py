@@ -8,6 +8,7 @@ way a person would expect (EXIF orientation applied, alpha composited on white, 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 
@@ -24,6 +25,20 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".
 
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 """Pillow's decompression-bomb threshold; past it we refuse instead of warning."""
+
+_REFUSE_BOMBS = ("error", None, Image.DecompressionBombWarning, None, 0)
+
+
+def _refuse_bombs() -> None:
+    """Turn Pillow's DecompressionBombWarning into an exception we catch, so it is never printed.
+
+    Pillow warns from inside ``open`` and ``load`` (GIF frames, TIFF tiles) for sizes between its
+    limit and twice it. ``warnings.catch_warnings`` is not thread-safe and the server decodes in
+    many threads at once, so instead one filter for this category alone is kept first in the
+    process's list (re-inserted if something, such as a test runner, reset the filters).
+    """
+    if not warnings.filters or warnings.filters[0] != _REFUSE_BOMBS:
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 class RejectReason(str, Enum):
@@ -87,10 +102,16 @@ def _is_truncation(exc: Exception) -> bool:
     return "truncated" in str(exc).lower()
 
 
+def _too_large(exc: Exception) -> ImageRejected:
+    return ImageRejected(RejectReason.TOO_LARGE, f"image is over the decompression-bomb limit of {MAX_PIXELS:,} pixels "
+                                                 f"and is not decoded ({exc})")
+
+
 def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     """Decode ``data`` into an upright RGB image, or raise :class:`ImageRejected`."""
     if not data:
         raise ImageRejected(RejectReason.EMPTY, "empty file: 0 bytes")
+    _refuse_bombs()
     try:
         image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
@@ -104,8 +125,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
                 RejectReason.UNSUPPORTED_FORMAT, f"{found} images are not accepted; allowed formats: {allowed}"
             ) from None
         raise ImageRejected(RejectReason.NOT_AN_IMAGE, "not an image file (no known image header)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected(RejectReason.TOO_LARGE, str(exc)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(exc) from None
     except Exception as exc:  # a malformed header can raise almost anything inside a plugin
         if _is_truncation(exc):
             raise ImageRejected(RejectReason.TRUNCATED, f"truncated image header: {exc}") from None
@@ -127,8 +148,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         image = ImageOps.exif_transpose(image)
         rgb = _to_rgb(image)
         rgb.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected(RejectReason.TOO_LARGE, str(exc)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(exc) from None
     except OSError as exc:
         if _is_truncation(exc):
             raise ImageRejected(RejectReason.TRUNCATED, f"truncated {fmt} data: {exc}") from None
