@@ -1,10 +1,33 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class CombineMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMBINE_METHOD_UNSPECIFIED: _ClassVar[CombineMethod]
+    COMBINE_METHOD_ADD: _ClassVar[CombineMethod]
+    COMBINE_METHOD_COSMUL: _ClassVar[CombineMethod]
+    COMBINE_METHOD_AVERAGE: _ClassVar[CombineMethod]
+    COMBINE_METHOD_BEST_SCORE: _ClassVar[CombineMethod]
+
+class Interpolation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INTERPOLATION_UNSPECIFIED: _ClassVar[Interpolation]
+    INTERPOLATION_LINEAR: _ClassVar[Interpolation]
+    INTERPOLATION_SLERP: _ClassVar[Interpolation]
+COMBINE_METHOD_UNSPECIFIED: CombineMethod
+COMBINE_METHOD_ADD: CombineMethod
+COMBINE_METHOD_COSMUL: CombineMethod
+COMBINE_METHOD_AVERAGE: CombineMethod
+COMBINE_METHOD_BEST_SCORE: CombineMethod
+INTERPOLATION_UNSPECIFIED: Interpolation
+INTERPOLATION_LINEAR: Interpolation
+INTERPOLATION_SLERP: Interpolation
 
 class Vector(_message.Message):
     __slots__ = ("values",)
@@ -232,3 +255,153 @@ class InfoResponse(_message.Message):
     versions: _containers.ScalarMap[str, str]
     limits: Limits
     def __init__(self, item_count: _Optional[int] = ..., dimension: _Optional[int] = ..., model: _Optional[str] = ..., layer: _Optional[str] = ..., weights: _Optional[_Union[WeightsInfo, _Mapping]] = ..., metric: _Optional[str] = ..., faiss_factory: _Optional[str] = ..., uses_faiss: _Optional[bool] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class Term(_message.Message):
+    __slots__ = ("query", "direction", "weight")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    query: Query
+    direction: str
+    weight: float
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., direction: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class CombineRequest(_message.Message):
+    __slots__ = ("positive", "negative", "method", "options")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    positive: _containers.RepeatedCompositeFieldContainer[Term]
+    negative: _containers.RepeatedCompositeFieldContainer[Term]
+    method: CombineMethod
+    options: SearchOptions
+    def __init__(self, positive: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., method: _Optional[_Union[CombineMethod, str]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class ShiftRequest(_message.Message):
+    __slots__ = ("start", "direction_name", "direction_vector", "alphas", "options")
+    START_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    ALPHAS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    start: Query
+    direction_name: str
+    direction_vector: Vector
+    alphas: _containers.RepeatedScalarFieldContainer[float]
+    options: SearchOptions
+    def __init__(self, start: _Optional[_Union[Query, _Mapping]] = ..., direction_name: _Optional[str] = ..., direction_vector: _Optional[_Union[Vector, _Mapping]] = ..., alphas: _Optional[_Iterable[float]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class WalkRequest(_message.Message):
+    __slots__ = ("start", "end", "steps", "interpolation", "unique", "options")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATION_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    start: Query
+    end: Query
+    steps: int
+    interpolation: Interpolation
+    unique: bool
+    options: SearchOptions
+    def __init__(self, start: _Optional[_Union[Query, _Mapping]] = ..., end: _Optional[_Union[Query, _Mapping]] = ..., steps: _Optional[int] = ..., interpolation: _Optional[_Union[Interpolation, str]] = ..., unique: _Optional[bool] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class PathStep(_message.Message):
+    __slots__ = ("position", "result")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    position: float
+    result: SearchResponse
+    def __init__(self, position: _Optional[float] = ..., result: _Optional[_Union[SearchResponse, _Mapping]] = ...) -> None: ...
+
+class PathResponse(_message.Message):
+    __slots__ = ("steps",)
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[PathStep]
+    def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ...) -> None: ...
+
+class Direction(_message.Message):
+    __slots__ = ("name", "kind", "description", "created_at", "dimension", "norm", "vector")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    NORM_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    description: str
+    created_at: float
+    dimension: int
+    norm: float
+    vector: Vector
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., dimension: _Optional[int] = ..., norm: _Optional[float] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+
+class DirectionFromSets(_message.Message):
+    __slots__ = ("positive", "negative")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    positive: _containers.RepeatedCompositeFieldContainer[Query]
+    negative: _containers.RepeatedCompositeFieldContainer[Query]
+    def __init__(self, positive: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Query, _Mapping]]] = ...) -> None: ...
+
+class DirectionFromLabels(_message.Message):
+    __slots__ = ("positive", "negative")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    positive: str
+    negative: str
+    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ...) -> None: ...
+
+class DirectionFromClasses(_message.Message):
+    __slots__ = ("positive", "negative")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    positive: str
+    negative: str
+    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ...) -> None: ...
+
+class CreateDirectionRequest(_message.Message):
+    __slots__ = ("name", "sets", "labels", "classes", "vector")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SETS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CLASSES_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sets: DirectionFromSets
+    labels: DirectionFromLabels
+    classes: DirectionFromClasses
+    vector: Vector
+    def __init__(self, name: _Optional[str] = ..., sets: _Optional[_Union[DirectionFromSets, _Mapping]] = ..., labels: _Optional[_Union[DirectionFromLabels, _Mapping]] = ..., classes: _Optional[_Union[DirectionFromClasses, _Mapping]] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+
+class ListDirectionsRequest(_message.Message):
+    __slots__ = ("with_vectors",)
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    with_vectors: bool
+    def __init__(self, with_vectors: _Optional[bool] = ...) -> None: ...
+
+class ListDirectionsResponse(_message.Message):
+    __slots__ = ("directions",)
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    directions: _containers.RepeatedCompositeFieldContainer[Direction]
+    def __init__(self, directions: _Optional[_Iterable[_Union[Direction, _Mapping]]] = ...) -> None: ...
+
+class GetDirectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteDirectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteDirectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -74,6 +74,41 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoRequest.SerializeToString,
                 response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoResponse.FromString,
                 _registered_method=True)
+        self.Combine = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Combine',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
+                _registered_method=True)
+        self.Shift = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Shift',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ShiftRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.FromString,
+                _registered_method=True)
+        self.Walk = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Walk',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.WalkRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.FromString,
+                _registered_method=True)
+        self.CreateDirection = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/CreateDirection',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.FromString,
+                _registered_method=True)
+        self.ListDirections = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/ListDirections',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.FromString,
+                _registered_method=True)
+        self.GetDirection = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/GetDirection',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetDirectionRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.FromString,
+                _registered_method=True)
+        self.DeleteDirection = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/DeleteDirection',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
+                _registered_method=True)
 
 
 class LatentSpaceServicer:
@@ -137,6 +172,60 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Combine(self, request, context):
+        """Direction arithmetic. Terms given as items are left out of the results unless
+        options.include_self is set; a bad term is INVALID_ARGUMENT or NOT_FOUND, named in the details.
+
+        Items ranked by a weighted combination of terms (an analogy A − B + C is positive A and C,
+        negative B), scored exactly on the stored vectors; approximate indexes only gather candidates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Shift(self, request, context):
+        """Neighbours of start + α·‖start‖·unit(direction), one row per strength α.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Walk(self, request, context):
+        """Neighbours of points on the way from one item or image to another, one row per step.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDirection(self, request, context):
+        """Compute and store a named direction; it is kept in the index directory. ALREADY_EXISTS if
+        the name is taken; FAILED_PRECONDITION for classes when the index is not of the penultimate layer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDirections(self, request, context):
+        """The stored directions, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDirection(self, request, context):
+        """One stored direction with its vector; NOT_FOUND if there is none of that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDirection(self, request, context):
+        """Remove a stored direction; NOT_FOUND if there is none of that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LatentSpaceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +268,41 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.Info,
                     request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoRequest.FromString,
                     response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoResponse.SerializeToString,
+            ),
+            'Combine': grpc.unary_unary_rpc_method_handler(
+                    servicer.Combine,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.SerializeToString,
+            ),
+            'Shift': grpc.unary_unary_rpc_method_handler(
+                    servicer.Shift,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ShiftRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.SerializeToString,
+            ),
+            'Walk': grpc.unary_unary_rpc_method_handler(
+                    servicer.Walk,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.WalkRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.SerializeToString,
+            ),
+            'CreateDirection': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDirection,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.SerializeToString,
+            ),
+            'ListDirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDirections,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.SerializeToString,
+            ),
+            'GetDirection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDirection,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetDirectionRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.SerializeToString,
+            ),
+            'DeleteDirection': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDirection,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -397,6 +521,195 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/Info',
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoRequest.SerializeToString,
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Combine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Combine',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Shift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Shift',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ShiftRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Walk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Walk',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.WalkRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.PathResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDirection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/CreateDirection',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/ListDirections',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDirection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/GetDirection',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetDirectionRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.Direction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDirection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/DeleteDirection',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
             options,
             channel_credentials,
             insecure,
