@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from latentspace.server.arith_config import ArithmeticLimits
+
 __all__ = ["MiB", "ServerConfig"]
 
 MiB = 1 << 20
@@ -38,6 +40,8 @@ class ServerConfig:
     max_concurrent_rpcs: int = 256
     """RPCs in progress or queued; beyond this new ones get RESOURCE_EXHAUSTED."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    arithmetic: ArithmeticLimits = ArithmeticLimits()
+    """Limits of Combine, Shift, Walk and CreateDirection."""
 
     def __post_init__(self) -> None:
         positive = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes",
