@@ -6,7 +6,8 @@ that turns them into status codes is in :mod:`latentspace.server.service`.
 
 from __future__ import annotations
 
-__all__ = ["EmptyIndex", "InvalidQuery", "NotFound", "ServiceError", "ShuttingDown", "TooLarge"]
+__all__ = ["AlreadyExists", "EmptyIndex", "InvalidQuery", "NotFound", "PreconditionFailed", "ServiceError",
+           "ShuttingDown", "TooLarge"]
 
 
 class ServiceError(Exception):
@@ -23,6 +24,14 @@ class NotFound(ServiceError, LookupError):
 
 class EmptyIndex(ServiceError):
     """The index holds no items, so there is nothing to search."""
+
+
+class AlreadyExists(ServiceError):
+    """A name is taken (a named direction of that name is stored)."""
+
+
+class PreconditionFailed(ServiceError):
+    """The index cannot answer this as it was built (classifier rows need the penultimate layer)."""
 
 
 class TooLarge(ServiceError):
