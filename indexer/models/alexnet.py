@@ -38,7 +38,8 @@ def _load_pretrained() -> StateDict:
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
     try:
-        state = WEIGHTS.get_state_dict(progress=True, check_hash=True)
+        # weights_only: torch.hub's default unpickles arbitrary objects from the cache file.
+        state = WEIGHTS.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except Exception as exc:  # urllib, OSError, hash and unpickling errors all mean the same here
         if cached:
             raise _unavailable(path, f"in the torch hub cache cannot be read ({exc.__class__.__name__}: {exc})") from exc
