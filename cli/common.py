@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 __all__ = ["CliError", "add_embedder_options", "embedder_config", "explain"]
@@ -59,6 +60,10 @@ def explain(exc: Exception) -> str | None:
     ):
         if module in sys.modules:
             expected += [getattr(sys.modules[module], name) for name in names]
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return (f"{exc.strerror or 'no space left on device'}{where}; everything committed before it is kept: "
+                f"free some space and run the command again")
     if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     if isinstance(exc, tuple(expected)):

@@ -7,6 +7,8 @@ and each uncommitted one absent. The FAISS file is a cache rebuilt from here whe
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import threading
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Direction", "FileState", "Item", "ItemDB", "NewItem"]
+__all__ = ["Direction", "FileState", "Item", "ItemDB", "NewItem", "disk_full"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -88,6 +90,11 @@ class Direction:
     created_at: float
 
 
+def disk_full(path: Path, cause: BaseException) -> OSError:
+    """SQLite's "database or disk is full" as the OSError (ENOSPC) a file write would raise."""
+    return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (SQLite: {cause})", str(path))
+
+
 class ItemDB:
     """Thread-safe access to ``items.sqlite``; vectors are float32 BLOBs of ``dim`` values."""
 
@@ -137,8 +144,13 @@ class ItemDB:
                     )
                     new_ids.append(int(cur.lastrowid))
                 cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
+            except BaseException as exc:
+                # SQLite rolls back by itself after some errors (a full disk); a second ROLLBACK
+                # would raise "no transaction is active" and hide the real error.
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise disk_full(self.path, exc) from exc
                 raise
         return new_ids, deleted
 
