@@ -18,9 +18,19 @@ from google.protobuf.message import DecodeError, Message
 
 from latentspace.proto.v1 import latentspace_pb2 as pb
 from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
+from latentspace.server.arith_engine import ArithmeticEngine
+from latentspace.server.arith_service import ArithmeticRpcs
 from latentspace.server.arithmetic import QueryError
 from latentspace.server.engine import SearchEngine
-from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, TooLarge
+from latentspace.server.errors import (
+    AlreadyExists,
+    EmptyIndex,
+    InvalidQuery,
+    NotFound,
+    PreconditionFailed,
+    ShuttingDown,
+    TooLarge,
+)
 from latentspace.server.queries import ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
 
 __all__ = ["SERVICE_NAME", "STATUS_OF", "InFlight", "LatentSpaceService", "add_to_server", "method_handlers"]
@@ -33,6 +43,8 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidQuery, grpc.StatusCode.INVALID_ARGUMENT),
     (QueryError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (EmptyIndex, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
@@ -99,11 +111,12 @@ class InFlight:
             return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
 
 
-class LatentSpaceService(pb_grpc.LatentSpaceServicer):
-    """Translates each RPC into one :class:`SearchEngine` call."""
+class LatentSpaceService(ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
+    """Translates each RPC into one :class:`SearchEngine` (or :class:`ArithmeticEngine`) call."""
 
     def __init__(self, engine: SearchEngine) -> None:
         self.engine = engine
+        self.arithmetic = ArithmeticEngine(engine)
         self.in_flight = InFlight()
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:

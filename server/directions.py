@@ -1,0 +1,172 @@
+"""Named directions: computed from examples, labels or classifier rows, stored in the index.
+
+They live in the ``directions`` table of ``items.sqlite`` beside the items, so they survive
+restarts and travel with the index directory. A direction is checked completely (name free,
+examples found, vector finite and non-zero) before it is written: a failed request stores nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+from latentspace.indexer.item_db import Direction
+from latentspace.server.arith_config import ArithmeticLimits
+from latentspace.server.arith_queries import DirectionSource, FromClasses, FromLabels, FromSets, FromVector, Labelled, describe
+from latentspace.server.arithmetic import QueryError
+from latentspace.server.engine import SearchEngine
+from latentspace.server.errors import AlreadyExists, InvalidQuery, NotFound, PreconditionFailed
+from latentspace.server.paths import direction_from_classifier, direction_from_sets
+from latentspace.server.terms import known_directions, resolve
+from latentspace.server.validation import check_label, check_vector
+
+__all__ = ["DirectionBook", "NAME_RULE", "check_direction_name", "find_class"]
+
+NAME_RULE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""What a direction name may be: safe in a file name, a URL or a shell word without quoting."""
+
+
+def check_direction_name(name: str) -> str:
+    if not NAME_RULE.fullmatch(name):
+        raise InvalidQuery(f"direction name {name!r} is not allowed: use 1 to 64 characters of "
+                           f"A-Z, a-z, 0-9, '_', '.' and '-'")
+    return name
+
+
+def find_class(categories: Sequence[str], text: str, *, what: str) -> int:
+    """The index of an ImageNet class named ``text``: exactly, else case-insensitively, else as a
+    number 0..len−1. NotFound lists close names (difflib); a name two classes share when case is
+    ignored (``cardigan``: the dog and the sweater) must be spelt exactly or given by index."""
+    if text in categories:
+        return categories.index(text)
+    folded = [c.casefold() for c in categories]
+    matches = [i for i, c in enumerate(folded) if c == text.casefold()]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        options = ", ".join(f"{categories[i]!r} ({i})" for i in matches)
+        raise InvalidQuery(f"{what}: {text!r} could be any of {options}; spell it exactly or give the index")
+    if text.strip().isdigit() and int(text) < len(categories):
+        return int(text)
+    close = difflib.get_close_matches(text.casefold(), folded, n=5, cutoff=0.6)
+    hint = ("; close matches: " + ", ".join(repr(categories[folded.index(c)]) for c in close)) if close else ""
+    raise NotFound(f"{what}: no ImageNet class named {text!r}{hint}")
+
+
+class DirectionBook:
+    """Create, list, get and delete the named directions of one engine's index."""
+
+    def __init__(self, engine: SearchEngine, limits: ArithmeticLimits) -> None:
+        self.engine = engine
+        self.limits = limits
+
+    @property
+    def _db(self):
+        return self.engine.store.db
+
+    def create(self, name: str, source: DirectionSource) -> Direction:
+        """Compute and store a direction; AlreadyExists if ``name`` is taken."""
+        with self.engine._operation():
+            return self._create(name, source)
+
+    def _create(self, name: str, source: DirectionSource) -> Direction:
+        check_direction_name(name)
+        if self._db.get_direction(name) is not None:  # before any embedding work
+            raise AlreadyExists(f"a direction named {name!r} already exists; delete it first or choose another name")
+        if isinstance(source, FromSets):
+            kind, (vector, description) = "sets", self._from_sets(source)
+        elif isinstance(source, FromLabels):
+            kind, (vector, description) = "labels", self._from_labels(source)
+        elif isinstance(source, FromClasses):
+            kind, (vector, description) = "classes", self._from_classes(source)
+        elif isinstance(source, FromVector):
+            kind = "vector"
+            store = self.engine.store
+            vector = check_vector(source.values, store.dim, store.metric, what="direction vector")
+            if not vector.any():
+                raise InvalidQuery("direction vector is all zeros, it has no direction")
+            description = f"a raw {len(vector)}-d vector"
+        else:
+            raise InvalidQuery("the direction names no source: give sets, labels, classes or a vector")
+        try:
+            return self._db.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32))
+        except sqlite3.IntegrityError:  # created by a concurrent request since the check above
+            raise AlreadyExists(f"a direction named {name!r} already exists") from None
+
+    def _from_sets(self, source: FromSets) -> tuple[np.ndarray, str]:
+        sides = (("positive", source.positive), ("negative", source.negative))
+        for side, examples in sides:
+            if not examples:
+                raise QueryError(f"{side} examples: give at least one item, image or vector")
+            if len(examples) > self.limits.max_examples:
+                raise QueryError(f"{side} examples: {len(examples)} given, at most {self.limits.max_examples} allowed")
+        entries = [Labelled(q, f"{side} {i} ({describe(q)})") for side, examples in sides
+                   for i, q in enumerate(examples, 1)]
+        vectors = resolve(self.engine, entries, nonzero=True)
+        n = len(source.positive)
+        vector = direction_from_sets(vectors[:n], vectors[n:])
+        return vector, (f"mean of {n} positive minus mean of {len(source.negative)} negative examples: "
+                        f"{_summary(source.positive)} minus {_summary(source.negative)}")
+
+    def _from_labels(self, source: FromLabels) -> tuple[np.ndarray, str]:
+        a = check_label(source.positive, what="positive label")
+        b = check_label(source.negative, what="negative label")
+        if a == b:
+            raise QueryError(f"positive and negative labels are both {a!r}: that has no direction")
+        store = self.engine.store
+        ids, vectors = store.snapshot()
+        counts = store.db.label_counts()
+        sets = []
+        for what, label in (("positive label", a), ("negative label", b)):
+            if not counts.get(label):
+                known = ", ".join(repr(k) for k in list(counts)[:20]) or "none"
+                raise NotFound(f"{what}: no item has label {label!r}; labels in the index: {known}")
+            rows = vectors[np.isin(ids, store.db.ids_with_labels([label]))]
+            rows = rows[rows.any(axis=1)]  # a zero vector has no direction to average
+            if len(rows) == 0:
+                raise QueryError(f"{what}: every item with label {label!r} has an all-zero vector")
+            sets.append(rows)
+        vector = direction_from_sets(sets[0], sets[1])
+        return vector, f"label {a!r} ({len(sets[0])} items) minus label {b!r} ({len(sets[1])} items)"
+
+    def _from_classes(self, source: FromClasses) -> tuple[np.ndarray, str]:
+        embedder = self.engine.embedder
+        if not embedder.layer.penultimate:
+            raise PreconditionFailed(
+                f"classifier directions act on the penultimate layer, but this index holds {embedder.name} "
+                f"{embedder.layer.name} vectors; build the index with the default layer to use them")
+        categories = list(embedder.spec.categories)
+        a = find_class(categories, source.positive, what="positive class")
+        b = find_class(categories, source.negative, what="negative class")
+        if a == b:
+            raise QueryError(f"positive and negative class are both {categories[a]!r}: that has no direction")
+        weight, _ = embedder.classifier_weights()
+        vector = direction_from_classifier(weight, a, b)
+        return vector, (f"classifier row of {categories[a]!r} ({a}) minus row of {categories[b]!r} ({b}) "
+                        f"in {embedder.name}'s final layer")
+
+    def get(self, name: str) -> Direction:
+        with self.engine._operation():
+            found = self._db.get_direction(name)
+            if found is None:
+                raise NotFound(f"no direction named {name!r}; {known_directions(self.engine)}")
+            return found
+
+    def list(self) -> list[Direction]:
+        with self.engine._operation():
+            return self._db.list_directions()
+
+    def delete(self, name: str) -> None:
+        with self.engine._operation():
+            if not self._db.delete_direction(name):
+                raise NotFound(f"no direction named {name!r}; {known_directions(self.engine)}")
+
+
+def _summary(examples: Sequence, limit: int = 5) -> str:
+    names = [describe(q) for q in examples]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
