@@ -7,6 +7,7 @@
             print(hit.id, hit.score, hit.path)
 """
 
+from latentspace.client.arith_models import Direction, PathResult, PathStep, Term
 from latentspace.client.client import DEFAULT_MAX_MESSAGE_BYTES, Client
 from latentspace.client.errors import (
     AlreadyExists,
@@ -31,6 +32,7 @@ __all__ = [
     "Client",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DeadlineExceeded",
+    "Direction",
     "FailedPrecondition",
     "Hit",
     "IndexInfo",
@@ -41,10 +43,13 @@ __all__ = [
     "Limits",
     "NewImage",
     "NotFound",
+    "PathResult",
+    "PathStep",
     "PermissionDenied",
     "Query",
     "ResourceExhausted",
     "SearchResult",
+    "Term",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from latentspace.client.arithmetic import ArithmeticCalls
 from latentspace.client.errors import LatentSpaceError, Unavailable, error_from_status
 from latentspace.client.models import (
     Hit,
@@ -55,7 +56,7 @@ def _item(message: pb.Item) -> Item:
                 message.stored_file or None, vector)
 
 
-class Client:
+class Client(ArithmeticCalls):
     """``with Client("127.0.0.1:50051") as client: client.search(item_id=3, k=5)``."""
 
     def __init__(self, address: str, *, timeout: float = 10.0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
