@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
-from latentspace.indexer.store import MANIFEST, IndexStore
+from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
 from latentspace.server.config import ServerConfig
 from latentspace.server.engine import SearchEngine
 from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_server
@@ -38,7 +38,10 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
     index_dir = Path(index_dir)
     if not IndexStore.exists(index_dir):
         raise FileNotFoundError(f"{index_dir} is not a latentspace index (no {MANIFEST}); build one with `latentspace index`")
-    recorded = Manifest.read(index_dir / MANIFEST).embedder
+    try:
+        recorded = Manifest.read(index_dir / MANIFEST).embedder
+    except ValueError as exc:  # the refusal IndexStore.open would give, before a model is loaded
+        raise IndexCorrupt(str(exc)) from None
     choice = weights if weights is not None else WeightsChoice.parse(recorded.weights)
     return load_embedder(EmbedderConfig(model=recorded.model, layer=recorded.layer, weights=choice), device=device)
 

@@ -11,6 +11,7 @@ they return.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import platform
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +31,8 @@ from latentspace.indexer.item_db import Item, NewItem
 from latentspace.indexer.store import IndexStore
 from latentspace.server.batcher import EmbedBatcher, SearchBatcher, SearchJob
 from latentspace.server.config import ServerConfig
-from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, TooLarge
+from latentspace.server.deadline import NO_DEADLINE, Deadline
+from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, StorageFull, TooLarge
 from latentspace.server.queries import Hit, ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
 from latentspace.server.validation import check_ids, check_k, check_label, check_labels, check_path, check_vector
 
@@ -94,6 +97,8 @@ class SearchEngine:
         self._cond = threading.Condition()
         self._active = 0
         self._closed = False
+        self._storing = threading.Lock()
+        """Held while an add copies its images and commits, so a failed add can remove its copies."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -123,10 +128,12 @@ class SearchEngine:
 
     # -- queries to vectors --------------------------------------------------------------------
 
-    def _prepare_images(self, blobs: Sequence[tuple[str, bytes]]) -> tuple[list[torch.Tensor], list]:
+    def _prepare_images(self, blobs: Sequence[tuple[str, bytes]], *,
+                        deadline: Deadline = NO_DEADLINE) -> tuple[list[torch.Tensor], list]:
         """Decode and preprocess in the calling thread; errors name the culprit by ``blobs[i][0]``."""
         tensors, decoded = [], []
-        for where, data in blobs:
+        for number, (where, data) in enumerate(blobs, 1):
+            deadline.check(f"before decoding image {number} of {len(blobs)}")
             try:
                 image = decode_image(data)
             except ImageRejected as exc:
@@ -135,17 +142,18 @@ class SearchEngine:
             decoded.append(image)
         return tensors, decoded
 
-    def _embed_images(self, blobs: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, list]:
+    def _embed_images(self, blobs: Sequence[tuple[str, bytes]], *,
+                      deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, list]:
         decoded: list = []
 
         def prepare() -> list[torch.Tensor]:
-            tensors, images = self._prepare_images(blobs)
+            tensors, images = self._prepare_images(blobs, deadline=deadline)
             decoded.extend(images)
             return tensors
 
         return self.batcher.embed(prepare), decoded
 
-    def _resolve(self, queries: Sequence[Query]) -> np.ndarray:
+    def _resolve(self, queries: Sequence[Query], *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
         """Query vectors ``(n, d)`` float32, in order; image queries share one forward pass."""
         n, dim, metric = len(queries), self.store.dim, self.store.metric
         out = np.empty((n, dim), dtype=np.float32)
@@ -164,17 +172,21 @@ class SearchEngine:
                 index = next(i for i, item_id in items if item_id == missing)
                 raise NotFound(f"{_where(index, n)}no item with id {missing}") from None
         if images:
-            vectors, _ = self._embed_images([(_where(i, n), data) for i, data in images])
+            vectors, _ = self._embed_images([(_where(i, n), data) for i, data in images], deadline=deadline)
             out[[i for i, _ in images]] = vectors
         return out
 
     # -- the RPCs ------------------------------------------------------------------------------
 
-    def search(self, query: Query, options: SearchOptions) -> SearchResult:
-        return self.batch_search([query], options)[0]
+    def search(self, query: Query, options: SearchOptions, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
+        return self.batch_search([query], options, deadline=deadline)[0]
 
-    def batch_search(self, queries: Sequence[Query], options: SearchOptions) -> list[SearchResult]:
-        """Top-k hits for each query with one ``store.search`` call; see :class:`SearchOptions`."""
+    def batch_search(self, queries: Sequence[Query], options: SearchOptions, *,
+                     deadline: Deadline = NO_DEADLINE) -> list[SearchResult]:
+        """Top-k hits for each query with one ``store.search`` call; see :class:`SearchOptions`.
+
+        ``deadline`` is checked before each image is decoded and before the index search.
+        """
         with self._operation():
             k = check_k(options.k, self.config.max_k)
             labels = check_labels(options.labels)
@@ -184,7 +196,8 @@ class SearchEngine:
                 raise TooLarge(f"{len(queries)} queries in one batch; the limit is {self.config.max_batch_queries}")
             if len(self.store) == 0:
                 raise EmptyIndex("the index holds no items yet; add images before searching")
-            vectors = self._resolve(queries)
+            vectors = self._resolve(queries, deadline=deadline)
+            deadline.check("before the index search")
             exclude = [
                 (int(q.item_id),) if isinstance(q, ItemQuery) and not options.include_self else () for q in queries
             ]
@@ -210,10 +223,10 @@ class SearchEngine:
             results.append(SearchResult(hits, self.store.metric))
         return results
 
-    def embed(self, data: bytes) -> np.ndarray:
+    def embed(self, data: bytes, *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
         """The vector ``(d,)`` float32 the index would store for this image."""
         with self._operation():
-            vectors, _ = self._embed_images([("", data)])
+            vectors, _ = self._embed_images([("", data)], deadline=deadline)
             return vectors[0]
 
     def get_items(self, ids: Sequence[int], *, with_vectors: bool = False) -> tuple[list[Item], np.ndarray | None]:
@@ -255,8 +268,12 @@ class SearchEngine:
                 page.append(item)
             return page, (page[-1].id if more else 0)
 
-    def add_images(self, images: Sequence[ImageToAdd]) -> list[Item]:
-        """Embed, copy and commit images in one transaction; nothing is stored if any is rejected."""
+    def add_images(self, images: Sequence[ImageToAdd], *, deadline: Deadline = NO_DEADLINE) -> list[Item]:
+        """Embed, copy and commit images in one transaction; nothing is stored if any is rejected.
+
+        ``deadline`` is checked before each image is decoded and before anything is written; a
+        full disk (:class:`StorageFull`) leaves neither items nor copies behind.
+        """
         with self._operation():
             if not images:
                 raise InvalidQuery("no images given")
@@ -267,22 +284,45 @@ class SearchEngine:
             for i, image in enumerate(images):
                 check_path(image.path, what=f"image {i}: path" if n > 1 else "path")
                 check_label(image.label, what=f"image {i}: label" if n > 1 else "label")
-            vectors, decoded = self._embed_images([(f"image {i}: " if n > 1 else "", im.data) for i, im in enumerate(images)])
-            folder = self.store.directory / IMAGES_DIR
-            folder.mkdir(exist_ok=True)
-            new = []
-            for image, picture, vector in zip(images, decoded, vectors):
-                sha = hashlib.sha256(image.data).hexdigest()
-                stored = f"{IMAGES_DIR}/{sha}{_EXTENSIONS.get(picture.format, '.img')}"
-                target = self.store.directory / stored
-                if not target.is_file() or target.stat().st_size != len(image.data):
-                    atomic_write_bytes(target, image.data)  # content-addressed: the same bytes, the same name
-                new.append(NewItem(path=image.path or stored, label=image.label, sha256=sha,
-                                   width=picture.width, height=picture.height, vector=vector,
-                                   file_size=len(image.data), stored_file=stored))
-            ids = self.store.add(new)
+            vectors, decoded = self._embed_images([(f"image {i}: " if n > 1 else "", im.data) for i, im in enumerate(images)],
+                                                  deadline=deadline)
+            deadline.check("after the forward pass, before storing")
+            ids = self._store_images(images, decoded, vectors)
             found = self.store.items(ids)
             return [found[i] for i in ids if i in found]
+
+    def _store_images(self, images: Sequence[ImageToAdd], decoded: list, vectors: np.ndarray) -> list[int]:
+        """Copy the images under ``IMAGES_DIR`` (server-chosen names), then commit their items.
+
+        If a copy or the commit fails, the copies this call created are removed again: copies are
+        content-addressed, so one that already existed may belong to a committed item and stays.
+        """
+        created: list[Path] = []
+        with self._storing:
+            try:
+                (self.store.directory / IMAGES_DIR).mkdir(exist_ok=True)
+                new = []
+                for image, picture, vector in zip(images, decoded, vectors):
+                    sha = hashlib.sha256(image.data).hexdigest()
+                    stored = f"{IMAGES_DIR}/{sha}{_EXTENSIONS.get(picture.format, '.img')}"
+                    target = self.store.directory / stored
+                    if not target.is_file() or target.stat().st_size != len(image.data):
+                        existed = target.exists()
+                        atomic_write_bytes(target, image.data)  # content-addressed: the same bytes, the same name
+                        if not existed:
+                            created.append(target)
+                    new.append(NewItem(path=image.path or stored, label=image.label, sha256=sha,
+                                       width=picture.width, height=picture.height, vector=vector,
+                                       file_size=len(image.data), stored_file=stored))
+                return self.store.add(new)
+            except BaseException as exc:
+                for path in created:
+                    path.unlink(missing_ok=True)
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    where = f" writing {Path(exc.filename).name}" if exc.filename else ""
+                    raise StorageFull(f"the server's disk is full ({exc.strerror}{where}); nothing of this request "
+                                      f"was stored") from exc
+                raise
 
     def remove(self, ids: Sequence[int]) -> list[int]:
         """Remove items in one transaction; every id must exist. Returns the ids removed."""

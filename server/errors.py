@@ -6,8 +6,8 @@ that turns them into status codes is in :mod:`latentspace.server.service`.
 
 from __future__ import annotations
 
-__all__ = ["AlreadyExists", "EmptyIndex", "InvalidQuery", "NotFound", "PreconditionFailed", "ServiceError",
-           "ShuttingDown", "TooLarge"]
+__all__ = ["AlreadyExists", "DeadlineExceeded", "EmptyIndex", "InvalidQuery", "NotFound", "PreconditionFailed",
+           "ServiceError", "ShuttingDown", "StorageFull", "TooLarge"]
 
 
 class ServiceError(Exception):
@@ -40,3 +40,11 @@ class TooLarge(ServiceError):
 
 class ShuttingDown(ServiceError):
     """The server is stopping and takes no new work."""
+
+
+class DeadlineExceeded(ServiceError):
+    """The caller's deadline passed, so the work stopped between two of its stages."""
+
+
+class StorageFull(ServiceError):
+    """The server's disk is full; the change was not stored."""

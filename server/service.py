@@ -21,14 +21,17 @@ from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
 from latentspace.server.arith_engine import ArithmeticEngine
 from latentspace.server.arith_service import ArithmeticRpcs
 from latentspace.server.arithmetic import QueryError
+from latentspace.server.deadline import Deadline
 from latentspace.server.engine import SearchEngine
 from latentspace.server.errors import (
     AlreadyExists,
+    DeadlineExceeded,
     EmptyIndex,
     InvalidQuery,
     NotFound,
     PreconditionFailed,
     ShuttingDown,
+    StorageFull,
     TooLarge,
 )
 from latentspace.server.queries import ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
@@ -47,7 +50,9 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (EmptyIndex, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),  # an RPC in the .proto this server lacks
 )
 """Core exceptions and the status each becomes; anything else is INTERNAL (and logged)."""
@@ -69,6 +74,11 @@ def _query(message: pb.Query) -> Query:
     if kind == "vector":
         return VectorQuery(np.asarray(message.vector.values, dtype=np.float32))
     raise InvalidQuery("the query is empty: set one of image, item_id or vector")
+
+
+def _deadline(context: grpc.ServicerContext) -> Deadline:
+    """The client's deadline, for work long enough to check it between stages."""
+    return Deadline.after(context.time_remaining())
 
 
 def _options(message: pb.SearchOptions) -> SearchOptions:
@@ -120,15 +130,16 @@ class LatentSpaceService(ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
         self.in_flight = InFlight()
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
-        return _search_response(self.engine.search(_query(request.query), _options(request.options)))
+        return _search_response(self.engine.search(_query(request.query), _options(request.options),
+                                                   deadline=_deadline(context)))
 
     def BatchSearch(self, request: pb.BatchSearchRequest, context: grpc.ServicerContext) -> pb.BatchSearchResponse:
         queries = [_query(q) for q in request.queries]
-        results = self.engine.batch_search(queries, _options(request.options))
+        results = self.engine.batch_search(queries, _options(request.options), deadline=_deadline(context))
         return pb.BatchSearchResponse(results=[_search_response(r) for r in results])
 
     def Embed(self, request: pb.EmbedRequest, context: grpc.ServicerContext) -> pb.EmbedResponse:
-        vector = self.engine.embed(request.image)
+        vector = self.engine.embed(request.image, deadline=_deadline(context))
         return pb.EmbedResponse(vector=pb.Vector(values=vector.tolist()))
 
     def GetItems(self, request: pb.GetItemsRequest, context: grpc.ServicerContext) -> pb.GetItemsResponse:
@@ -142,7 +153,7 @@ class LatentSpaceService(ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
 
     def AddImages(self, request: pb.AddImagesRequest, context: grpc.ServicerContext) -> pb.AddImagesResponse:
         images = [ImageToAdd(data=im.data, path=im.path, label=im.label) for im in request.images]
-        return pb.AddImagesResponse(items=[_item(item) for item in self.engine.add_images(images)])
+        return pb.AddImagesResponse(items=[_item(item) for item in self.engine.add_images(images, deadline=_deadline(context))])
 
     def RemoveItems(self, request: pb.RemoveItemsRequest, context: grpc.ServicerContext) -> pb.RemoveItemsResponse:
         return pb.RemoveItemsResponse(removed_ids=self.engine.remove(list(request.ids)))
