@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "latentspace.cli.eval_cmd",
     "latentspace.cli.serve_cmd",
     "latentspace.cli.client_cmds",
+    "latentspace.cli.arith_cmds",
     "latentspace.cli.visual_cmds",
 )
 
