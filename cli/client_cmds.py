@@ -21,6 +21,10 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default=os.environ.get("LATENTSPACE_SERVER", DEFAULT_SERVER), metavar="ADDR",
                         help=f"server address host:port (default: $LATENTSPACE_SERVER or {DEFAULT_SERVER})")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a call gives up (default 30)")
+    parser.add_argument("--ca", type=Path, default=os.environ.get("LATENTSPACE_CA"), metavar="PEM",
+                        help="connect with TLS, trusting this CA or self-signed certificate (default: $LATENTSPACE_CA)")
+    parser.add_argument("--token-file", type=Path, default=os.environ.get("LATENTSPACE_TOKEN_FILE"), metavar="FILE",
+                        help="send the bearer token in FILE with every call (default: $LATENTSPACE_TOKEN_FILE)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,7 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _client(args: argparse.Namespace):
     from latentspace.client import Client
 
-    return Client(args.server, timeout=args.timeout)
+    try:
+        return Client(args.server, timeout=args.timeout, ca=args.ca, token_file=args.token_file)
+    except (OSError, ValueError) as exc:  # an unreadable --ca or --token-file
+        raise CliError(str(exc)) from None
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:

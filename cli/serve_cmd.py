@@ -33,6 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limits.add_argument("--batch-window-ms", type=float, default=5.0,
                         help="how long image queries wait for others to share a forward pass (default 5)")
     limits.add_argument("--workers", type=int, default=16, help="threads answering calls (default 16)")
+    limits.add_argument("--max-concurrent-rpcs", type=int, default=256,
+                        help="calls in progress or queued; past it new calls get RESOURCE_EXHAUSTED at once (default 256)")
+    access = serve.add_argument_group("access", "TLS and a bearer token; both off by default (see docs/RELIABILITY.md)")
+    access.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve TLS with this certificate chain")
+    access.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
+    access.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="every call must send 'authorization: Bearer <token>' with the token in FILE")
+    access.add_argument("--token-for-health", action="store_true",
+                        help="health checks need the token too (default: open, for probes)")
     serve.set_defaults(run=run_serve)
 
 
@@ -47,6 +56,8 @@ def run_serve(args: argparse.Namespace) -> int:
             max_batch_queries=args.max_batch_queries, max_add_images=args.max_add_images,
             max_message_bytes=int(args.max_message_mb * MiB), grace_seconds=args.grace,
             batch_window_ms=args.batch_window_ms, max_workers=args.workers,
+            max_concurrent_rpcs=args.max_concurrent_rpcs, tls_cert=args.tls_cert, tls_key=args.tls_key,
+            token_file=args.token_file, token_for_health=args.token_for_health,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
@@ -57,9 +68,12 @@ def run_serve(args: argparse.Namespace) -> int:
         if not info.pretrained:
             print(f"note: serving UNTRAINED weights ({info.weights_description}); "
                   "neighbours are not semantically meaningful", file=sys.stderr)
+        if config.token_file is not None and config.tls_cert is None and config.host not in ("127.0.0.1", "::1", "localhost"):
+            print("note: the bearer token travels unencrypted without --tls-cert/--tls-key", file=sys.stderr)
         search = f"FAISS {info.faiss_factory}" if info.uses_faiss else "exact search"
+        access = ("TLS" if config.tls_cert else "plaintext") + (", token required" if config.token_file else "")
         print(f"serving {args.index} ({info.item_count} items, {info.model} {info.layer} {info.dimension}-d, "
-              f"{info.metric}, {search}, model on {info.device}) on {running.address}", flush=True)
+              f"{info.metric}, {search}, model on {info.device}, {access}) on {running.address}", flush=True)
 
     def stopping(running) -> None:
         print(f"stopping: calls in flight get up to {running.config.grace_seconds:g} s, then the index is saved",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -38,6 +39,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 ImageInput = bytes | bytearray | memoryview | str | os.PathLike
 
 
+def _read_token(path: Path) -> str:
+    """The token in a token file: its one line, surrounding whitespace ignored."""
+    token = path.read_text(encoding="ascii", errors="strict").strip()
+    if not token or any(not 0x21 <= ord(ch) <= 0x7E for ch in token):
+        raise ValueError(f"token file {path} must hold one token: printable ASCII without spaces")
+    return token
+
+
 def _query_message(query: Query) -> pb.Query:
     if query.image is not None:
         return pb.Query(image=query.image)
@@ -59,15 +68,38 @@ def _item(message: pb.Item) -> Item:
 class Client(ArithmeticCalls):
     """``with Client("127.0.0.1:50051") as client: client.search(item_id=3, k=5)``."""
 
-    def __init__(self, address: str, *, timeout: float = 10.0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout: float = 10.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        ca: str | os.PathLike | None = None,
+        token: str | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> None:
+        """``ca``: a PEM file of the certificate authority (or the self-signed certificate) to trust;
+        given, the connection uses TLS. ``token`` or ``token_file``: the bearer token sent with
+        every call as ``authorization: Bearer <token>``.
+        """
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if token is not None and token_file is not None:
+            raise ValueError("give token or token_file, not both")
         self.address = address
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(address, options=[
+        if token_file is not None:
+            token = _read_token(Path(token_file))
+        self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+        options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
-        ])
+        ]
+        if ca is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca).read_bytes())
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.LatentSpaceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
@@ -83,7 +115,7 @@ class Client(ArithmeticCalls):
     def _call(self, rpc, request, timeout: float | None):
         """The one place a gRPC failure becomes one of our exceptions."""
         try:
-            return rpc(request, timeout=self.timeout if timeout is None else timeout)
+            return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             code = exc.code().name if exc.code() is not None else "UNKNOWN"
             details = exc.details() or "no details"

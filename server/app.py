@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
 from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
+from latentspace.server.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
 from latentspace.server.config import ServerConfig
 from latentspace.server.engine import SearchEngine
 from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_server
@@ -88,6 +89,18 @@ class RunningServer:
         self.stop()
 
 
+def _access(config: ServerConfig) -> tuple[list[grpc.ServerInterceptor], grpc.ServerCredentials | None]:
+    """The token interceptor and TLS credentials the config asks for (files are read here)."""
+    interceptors: list[grpc.ServerInterceptor] = []
+    if config.token_file is not None:
+        open_prefixes = () if config.token_for_health else (HEALTH_METHODS,)
+        interceptors.append(BearerTokenInterceptor(read_token(config.token_file), open_prefixes=open_prefixes))
+    credentials = None
+    if config.tls_cert is not None and config.tls_key is not None:
+        credentials = server_credentials(config.tls_cert, config.tls_key)
+    return interceptors, credentials
+
+
 def create_server(
     index_dir: Path,
     config: ServerConfig = ServerConfig(),
@@ -99,7 +112,9 @@ def create_server(
 
     The embedder must be the one that built the index: model, layer, dimension and a hash of the
     weights are compared with the manifest, and a difference fails here, before listening.
+    Token and TLS files are read first, so a bad one fails before anything is loaded.
     """
+    interceptors, credentials = _access(config)
     if embedder is None:
         embedder = load_index_embedder(index_dir, device=config.device, weights=weights)
     store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
@@ -113,6 +128,7 @@ def create_server(
                 ("grpc.so_reuseport", 0),  # a busy port must fail, not be silently shared
             ],
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+            interceptors=interceptors,
         )
         service = LatentSpaceService(engine)
         add_to_server(service, server)
@@ -124,7 +140,10 @@ def create_server(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
         )
         try:
-            port = server.add_insecure_port(config.address)
+            if credentials is not None:
+                port = server.add_secure_port(config.address, credentials)
+            else:
+                port = server.add_insecure_port(config.address)
         except RuntimeError:  # grpc's message only says "Failed to bind"
             port = 0
         if port == 0:

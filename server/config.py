@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from latentspace.server.arith_config import ArithmeticLimits
@@ -38,7 +39,15 @@ class ServerConfig:
     max_workers: int = 16
     """Threads answering RPCs."""
     max_concurrent_rpcs: int = 256
-    """RPCs in progress or queued; beyond this new ones get RESOURCE_EXHAUSTED."""
+    """RPCs in progress or queued; beyond this new ones get RESOURCE_EXHAUSTED at once."""
+    tls_cert: Path | None = None
+    """PEM certificate chain; with ``tls_key``, the server speaks TLS only."""
+    tls_key: Path | None = None
+    """PEM private key of ``tls_cert``."""
+    token_file: Path | None = None
+    """A file holding the bearer token every call must carry; None leaves the service open."""
+    token_for_health: bool = False
+    """Whether health checks need the token too (by default probes need no secret)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     arithmetic: ArithmeticLimits = ArithmeticLimits()
     """Limits of Combine, Shift, Walk and CreateDirection."""
@@ -55,6 +64,10 @@ class ServerConfig:
             raise ValueError("grace_seconds and batch_window_ms must not be negative")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")
+        if self.token_for_health and self.token_file is None:
+            raise ValueError("health checks can only need a token when there is one (--token-file)")
 
     @property
     def address(self) -> str:
