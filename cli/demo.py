@@ -113,6 +113,30 @@ def show_served_neighbours(address: str, corpus: Path, k: int) -> None:
         print(f"\nsearch by id {first.id} ({first.label}/{Path(first.path).name}), itself left out:")
         for hit in result.hits:
             print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
+        show_arithmetic(client, items, k)
+
+
+def show_arithmetic(client, items: list, k: int) -> None:
+    """One analogy and one walk through the client, on the items of the served index."""
+    by_name = {Path(item.path).name: item for item in items}
+
+    def pick(name: str, fallback: int):
+        return by_name.get(name, items[fallback % len(items)])
+
+    def name(item) -> str:
+        return f"{item.label}/{Path(item.path).name}"
+
+    a, b, c = pick("rocket.jpg", 0), pick("hubble_deep_field.jpg", 1), pick("astronaut.png", 2)
+    result = client.analogy(a.id, b.id, c.id, k=k)
+    print(f"\nanalogy {name(a)} − {name(b)} + {name(c)} (3CosAdd; the three terms left out):")
+    for hit in result.hits:
+        print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
+    start, end = pick("chelsea.png", 0), pick("rocket.jpg", -1)
+    walk = client.walk(start.id, end.id, steps=5, slerp=True, include_ends=True, k=k)
+    print(f"\nwalk from {name(start)} to {name(end)} in 5 steps (slerp), neighbours at each step:")
+    for step in walk:
+        found = ", ".join(f"{h.label}/{Path(h.path).name} ({h.score:.2f})" for h in step.result.hits)
+        print(f"  t={step.position:<4g}  {found}")
 
 
 def main(argv: list[str] | None = None) -> int:
