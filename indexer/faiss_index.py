@@ -118,7 +118,11 @@ class FaissIndex:
         params = None
         if allowed_ids is not None:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            ivf = faiss.try_extract_index_ivf(self.index.index)
+            if ivf is not None:  # IndexIVF refuses plain SearchParameters; keep the index's own nprobe
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector)
         scores, ids = self.index.search(data, k, params=params)
         return scores, ids
 

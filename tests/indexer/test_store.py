@@ -125,6 +125,23 @@ def test_allowed_ids_restricts_results(factory, metric, rng, tmp_path):
         assert ((few[:, :9] >= 0) & np.isin(few[:, :9], allowed)).all() and (few[:, 9:] == -1).all()
 
 
+def test_allowed_ids_on_a_trained_ivf_index_keeps_its_nprobe(metric, rng, tmp_path):
+    """IVF indexes take their own search parameters: the filter must reach them without
+    resetting nprobe (probing all 4 lists here makes the search exact)."""
+    import faiss
+
+    vectors = rng.normal(size=(200, DIM)).astype(np.float32)
+    queries = rng.normal(size=(5, DIM)).astype(np.float32)
+    with IndexStore.create(tmp_path / "idx", INFO, IndexSettings(metric=metric, faiss_factory="IVF4,Flat")) as store:
+        ids = np.asarray(store.add(items_for(vectors)), dtype=np.int64)
+        assert store.train()
+        faiss.extract_index_ivf(store.faiss.index.index).nprobe = 4
+        allowed = ids[rng.permutation(200)[:30]]
+        scores, found = store.search(queries, 5, allowed_ids=allowed)
+        mask = np.isin(ids, allowed)
+        assert_same_results((scores, found), brute_force(queries, ids[mask], vectors[mask], 5, metric))
+
+
 @pytest.mark.parametrize("factory", ["Flat", "IVF64,Flat"], ids=["faiss", "exact"])
 def test_exclude_ids_drops_per_query_and_still_returns_k(factory, metric, rng, tmp_path):
     vectors = rng.normal(size=(40, DIM)).astype(np.float32)
