@@ -159,10 +159,17 @@ class ArithmeticEngine:
         return ids[keep], vectors[keep]
 
     def _candidates(self, queries: np.ndarray, count: int, allowed: np.ndarray | None) -> Rows:
-        """The union of each query's ``count`` FAISS neighbours, with their stored vectors."""
+        """The union of each query's ``count`` FAISS neighbours, with their stored vectors.
+
+        A label filter that leaves no more than ``count`` items is scored outright instead: it is
+        cheaper, and an IVF index probing few lists could otherwise find none of them.
+        """
         store = self.engine.store
-        _, found = store.search(queries, count, allowed_ids=allowed)
-        ids = np.unique(found[found >= 0]).tolist()
+        if allowed is not None and len(allowed) <= count:
+            ids = np.asarray(allowed, dtype=np.int64).tolist()
+        else:
+            _, found = store.search(queries, count, allowed_ids=allowed)
+            ids = np.unique(found[found >= 0]).tolist()
         while True:
             try:
                 return np.asarray(ids, dtype=np.int64), store.vectors(ids)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arith_support import export_arrays, method_scores, ref_neighbours, server_config, synthetic_index
+from arith_support import export_arrays, method_scores, ref_combine, ref_neighbours, server_config, synthetic_index
 
 K = 6
 
@@ -50,6 +50,15 @@ def test_scores_are_exact_rescoring_of_faiss_candidates(approx, method):
         np.testing.assert_allclose(result.scores, exact, rtol=1e-5, atol=1e-5)
         steps = np.diff(np.asarray(result.scores, dtype=np.float64))
         assert np.all(steps >= 0) if ascending else np.all(steps <= 0), "best first"
+    # a filter leaving fewer items than the candidate count is scored outright, so nothing is missed
+    keep = exported["labels"] == "north"
+    pos = [(vectors[0].astype(np.float64), 1.0), (vectors[5].astype(np.float64), 1.0)]
+    neg = [(vectors[2].astype(np.float64), 1.0)]
+    filtered = client.combine([int(ids[0]), int(ids[5])], [int(ids[2])], method=method, k=K, labels=["north"])
+    expected_ids, expected_scores = ref_combine(exported, method, pos, neg, metric=metric, k=K, keep=keep,
+                                                exclude={int(ids[0]), int(ids[5]), int(ids[2])})
+    assert filtered.ids == expected_ids
+    np.testing.assert_allclose(filtered.scores, expected_scores, rtol=1e-5, atol=1e-5)
 
 
 def test_shift_and_walk_rows_are_exact_too(approx):
