@@ -24,6 +24,7 @@ import numpy as np
 from latentspace.server.arith_config import ArithmeticLimits
 from latentspace.server.arith_queries import CombineRequest, Labelled, PathResult, ShiftRequest, WalkRequest, describe
 from latentspace.server.arithmetic import METHODS, QueryError, Term, candidate_queries, check_terms, rank
+from latentspace.server.deadline import NO_DEADLINE, Deadline
 from latentspace.server.directions import DirectionBook
 from latentspace.server.engine import SearchEngine
 from latentspace.server.errors import EmptyIndex
@@ -65,7 +66,7 @@ class ArithmeticEngine:
 
     # -- the RPCs ------------------------------------------------------------------------------
 
-    def combine(self, request: CombineRequest) -> SearchResult:
+    def combine(self, request: CombineRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
         """Items ranked by a combination of terms; see :func:`~latentspace.server.arithmetic.rank`."""
         with self.engine._operation():
             k, allowed = self._options(request.options)
@@ -77,7 +78,8 @@ class ArithmeticEngine:
             if len(terms) > self.limits.max_terms:
                 raise QueryError(f"too many terms: {len(terms)} given, at most {self.limits.max_terms} allowed")
             self._require_items()
-            vectors = resolve(self.engine, [Labelled(t.source, t.label) for t in terms])
+            vectors = resolve(self.engine, [Labelled(t.source, t.label) for t in terms], deadline=deadline)
+            deadline.check("before scoring")
             core = [Term(v, t.weight, t.source.item_id if isinstance(t.source, ItemQuery) else None, t.label)
                     for t, v in zip(terms, vectors)]
             store = self.engine.store
@@ -95,7 +97,7 @@ class ArithmeticEngine:
                                  exclude_ids=exclude, max_terms=self.limits.max_terms)
             return self._result(scores, found, name)
 
-    def shift(self, request: ShiftRequest) -> PathResult:
+    def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
         """Neighbours of start + α·‖start‖·unit(direction), one row per α."""
         with self.engine._operation():
             k, allowed = self._options(request.options)
@@ -109,7 +111,8 @@ class ArithmeticEngine:
             self._require_items()
             entries = [Labelled(request.start, f"start ({describe(request.start)})"),
                        Labelled(request.direction, f"direction ({describe(request.direction)})")]
-            start, direction = resolve(self.engine, entries, nonzero=True)
+            start, direction = resolve(self.engine, entries, nonzero=True, deadline=deadline)
+            deadline.check("before scoring")
             points = shift_points(start, direction, alphas, max_steps=self.limits.max_steps,
                                   max_alpha=self.limits.max_alpha)
             exclude = set() if request.options.include_self else _item_ids([request.start])
@@ -117,7 +120,7 @@ class ArithmeticEngine:
             rows = self._neighbours(points, labels, [k] * len(alphas), exclude, allowed)
             return PathResult(tuple(alphas), tuple(self._result(s, i, self.engine.store.metric) for s, i in rows))
 
-    def walk(self, request: WalkRequest) -> PathResult:
+    def walk(self, request: WalkRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
         """Neighbours of ``steps`` points from start to end; with ``unique`` each item shows once."""
         with self.engine._operation():
             k, allowed = self._options(request.options)
@@ -129,7 +132,8 @@ class ArithmeticEngine:
             self._require_items()
             entries = [Labelled(request.start, f"start ({describe(request.start)})"),
                        Labelled(request.end, f"end ({describe(request.end)})")]
-            a, b = resolve(self.engine, entries, nonzero=True)
+            a, b = resolve(self.engine, entries, nonzero=True, deadline=deadline)
+            deadline.check("before scoring")
             points = interpolate(a, b, int(steps), request.mode, max_steps=max_steps)
             exclude = set() if request.options.include_self else _item_ids([request.start, request.end])
             positions = np.linspace(0.0, 1.0, int(steps)).tolist()

@@ -27,6 +27,7 @@ from latentspace.server.arith_queries import (
     WalkRequest,
     signed_terms,
 )
+from latentspace.server.deadline import Deadline
 from latentspace.server.errors import InvalidQuery
 from latentspace.server.queries import ImageQuery, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
 
@@ -66,6 +67,10 @@ def _term(message: pb.Term, what: str) -> tuple[Source, float | None]:
     else:
         raise InvalidQuery(f"{what} is empty: set a query or a direction name")
     return source, (message.weight if message.HasField("weight") else None)
+
+
+def _deadline(context: grpc.ServicerContext) -> Deadline:
+    return Deadline.after(context.time_remaining())
 
 
 def _options(message: pb.SearchOptions) -> SearchOptions:
@@ -118,7 +123,7 @@ class ArithmeticRpcs:
         terms = signed_terms([_term(t, f"positive {i}") for i, t in enumerate(request.positive, 1)],
                              [_term(t, f"negative {i}") for i, t in enumerate(request.negative, 1)])
         core = CombineRequest(terms, _METHODS[request.method], _options(request.options))
-        return _search_response(self.arithmetic.combine(core))
+        return _search_response(self.arithmetic.combine(core, deadline=_deadline(context)))
 
     def Shift(self, request: pb.ShiftRequest, context: grpc.ServicerContext) -> pb.PathResponse:
         kind = request.WhichOneof("direction")
@@ -130,17 +135,17 @@ class ArithmeticRpcs:
             raise InvalidQuery("no direction: set direction_name or direction_vector")
         core = ShiftRequest(_query(request.start, "start"), direction, tuple(request.alphas),
                             _options(request.options))
-        return _path_response(self.arithmetic.shift(core))
+        return _path_response(self.arithmetic.shift(core, deadline=_deadline(context)))
 
     def Walk(self, request: pb.WalkRequest, context: grpc.ServicerContext) -> pb.PathResponse:
         if request.interpolation not in _INTERPOLATIONS:
             raise InvalidQuery(f"unknown interpolation {request.interpolation}; choose linear or slerp")
         core = WalkRequest(_query(request.start, "start"), _query(request.end, "end"), request.steps,
                            _INTERPOLATIONS[request.interpolation], request.unique, _options(request.options))
-        return _path_response(self.arithmetic.walk(core))
+        return _path_response(self.arithmetic.walk(core, deadline=_deadline(context)))
 
     def CreateDirection(self, request: pb.CreateDirectionRequest, context: grpc.ServicerContext) -> pb.Direction:
-        created = self.arithmetic.directions.create(request.name, _source(request))
+        created = self.arithmetic.directions.create(request.name, _source(request), deadline=_deadline(context))
         return _direction(created, with_vector=True)
 
     def ListDirections(self, request: pb.ListDirectionsRequest,

@@ -18,8 +18,9 @@ from latentspace.indexer.item_db import Direction
 from latentspace.server.arith_config import ArithmeticLimits
 from latentspace.server.arith_queries import DirectionSource, FromClasses, FromLabels, FromSets, FromVector, Labelled, describe
 from latentspace.server.arithmetic import QueryError
+from latentspace.server.deadline import NO_DEADLINE, Deadline
 from latentspace.server.engine import SearchEngine
-from latentspace.server.errors import AlreadyExists, InvalidQuery, NotFound, PreconditionFailed
+from latentspace.server.errors import AlreadyExists, InvalidQuery, NotFound, PreconditionFailed, StorageFull
 from latentspace.server.paths import direction_from_classifier, direction_from_sets
 from latentspace.server.terms import known_directions, resolve
 from latentspace.server.validation import check_label, check_vector
@@ -68,17 +69,17 @@ class DirectionBook:
     def _db(self):
         return self.engine.store.db
 
-    def create(self, name: str, source: DirectionSource) -> Direction:
+    def create(self, name: str, source: DirectionSource, *, deadline: Deadline = NO_DEADLINE) -> Direction:
         """Compute and store a direction; AlreadyExists if ``name`` is taken."""
         with self.engine._operation():
-            return self._create(name, source)
+            return self._create(name, source, deadline)
 
-    def _create(self, name: str, source: DirectionSource) -> Direction:
+    def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> Direction:
         check_direction_name(name)
         if self._db.get_direction(name) is not None:  # before any embedding work
             raise AlreadyExists(f"a direction named {name!r} already exists; delete it first or choose another name")
         if isinstance(source, FromSets):
-            kind, (vector, description) = "sets", self._from_sets(source)
+            kind, (vector, description) = "sets", self._from_sets(source, deadline)
         elif isinstance(source, FromLabels):
             kind, (vector, description) = "labels", self._from_labels(source)
         elif isinstance(source, FromClasses):
@@ -92,12 +93,17 @@ class DirectionBook:
             description = f"a raw {len(vector)}-d vector"
         else:
             raise InvalidQuery("the direction names no source: give sets, labels, classes or a vector")
+        deadline.check("before the direction was stored")
         try:
             return self._db.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32))
         except sqlite3.IntegrityError:  # created by a concurrent request since the check above
             raise AlreadyExists(f"a direction named {name!r} already exists") from None
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise StorageFull(f"the server's disk is full; direction {name!r} was not stored") from exc
+            raise
 
-    def _from_sets(self, source: FromSets) -> tuple[np.ndarray, str]:
+    def _from_sets(self, source: FromSets, deadline: Deadline) -> tuple[np.ndarray, str]:
         sides = (("positive", source.positive), ("negative", source.negative))
         for side, examples in sides:
             if not examples:
@@ -106,7 +112,7 @@ class DirectionBook:
                 raise QueryError(f"{side} examples: {len(examples)} given, at most {self.limits.max_examples} allowed")
         entries = [Labelled(q, f"{side} {i} ({describe(q)})") for side, examples in sides
                    for i, q in enumerate(examples, 1)]
-        vectors = resolve(self.engine, entries, nonzero=True)
+        vectors = resolve(self.engine, entries, nonzero=True, deadline=deadline)
         n = len(source.positive)
         vector = direction_from_sets(vectors[:n], vectors[n:])
         return vector, (f"mean of {n} positive minus mean of {len(source.negative)} negative examples: "

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from latentspace.server.arith_queries import DirectionRef, Labelled
+from latentspace.server.deadline import NO_DEADLINE, Deadline
 from latentspace.server.engine import SearchEngine
 from latentspace.server.errors import InvalidQuery, NotFound
 from latentspace.server.queries import ImageQuery, ItemQuery, VectorQuery
@@ -29,11 +30,13 @@ def known_directions(engine: SearchEngine, limit: int = 10) -> str:
     return "stored directions: " + ", ".join(names[:limit]) + more
 
 
-def resolve(engine: SearchEngine, entries: Sequence[Labelled], *, nonzero: bool = False) -> np.ndarray:
+def resolve(engine: SearchEngine, entries: Sequence[Labelled], *, nonzero: bool = False,
+            deadline: Deadline = NO_DEADLINE) -> np.ndarray:
     """Vectors ``(len(entries), d)`` float32, in order; ``nonzero`` refuses all-zero ones.
 
     Raises InvalidQuery (bad vector or image, wrong dimension, NaN) or NotFound (unknown item or
-    direction). Nothing is embedded unless every other entry resolved.
+    direction). Nothing is embedded unless every other entry resolved; ``deadline`` is checked
+    before each image is decoded.
     """
     store = engine.store
     out = np.empty((len(entries), store.dim), dtype=np.float32)
@@ -62,7 +65,7 @@ def resolve(engine: SearchEngine, entries: Sequence[Labelled], *, nonzero: bool 
     if images:
         # The engine's own embedding path: decode and preprocess here, one forward pass shared
         # with concurrent requests, and rejections named by the prefix given with each image.
-        vectors, _ = engine._embed_images([(f"{label}: ", data) for _, label, data in images])
+        vectors, _ = engine._embed_images([(f"{label}: ", data) for _, label, data in images], deadline=deadline)
         out[[i for i, _, _ in images]] = vectors
     if nonzero:
         for i, entry in enumerate(entries):
