@@ -210,18 +210,24 @@ class WeightsInfo(_message.Message):
     def __init__(self, choice: _Optional[str] = ..., description: _Optional[str] = ..., sha256: _Optional[str] = ..., pretrained: _Optional[bool] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes")
+    __slots__ = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes", "max_thumbnails", "max_tile_size", "max_picture_pixels")
     MAX_K_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_QUERIES_FIELD_NUMBER: _ClassVar[int]
     MAX_ADD_IMAGES_FIELD_NUMBER: _ClassVar[int]
     MAX_IDS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PICTURE_PIXELS_FIELD_NUMBER: _ClassVar[int]
     max_k: int
     max_batch_queries: int
     max_add_images: int
     max_ids: int
     max_message_bytes: int
-    def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    max_thumbnails: int
+    max_tile_size: int
+    max_picture_pixels: int
+    def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_thumbnails: _Optional[int] = ..., max_tile_size: _Optional[int] = ..., max_picture_pixels: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("item_count", "dimension", "model", "layer", "weights", "metric", "faiss_factory", "uses_faiss", "device", "versions", "limits")
@@ -405,3 +411,57 @@ class DeleteDirectionRequest(_message.Message):
 class DeleteDirectionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GetThumbnailsRequest(_message.Message):
+    __slots__ = ("ids", "size")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    size: int
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., size: _Optional[int] = ...) -> None: ...
+
+class Thumbnail(_message.Message):
+    __slots__ = ("id", "png", "missing_reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    MISSING_REASON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    png: bytes
+    missing_reason: str
+    def __init__(self, id: _Optional[int] = ..., png: _Optional[bytes] = ..., missing_reason: _Optional[str] = ...) -> None: ...
+
+class GetThumbnailsResponse(_message.Message):
+    __slots__ = ("thumbnails",)
+    THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
+    thumbnails: _containers.RepeatedCompositeFieldContainer[Thumbnail]
+    def __init__(self, thumbnails: _Optional[_Iterable[_Union[Thumbnail, _Mapping]]] = ...) -> None: ...
+
+class RenderSheetRequest(_message.Message):
+    __slots__ = ("search", "combine", "shift", "walk", "tile_size", "title")
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
+    COMBINE_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    WALK_FIELD_NUMBER: _ClassVar[int]
+    TILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    search: SearchRequest
+    combine: CombineRequest
+    shift: ShiftRequest
+    walk: WalkRequest
+    tile_size: int
+    title: str
+    def __init__(self, search: _Optional[_Union[SearchRequest, _Mapping]] = ..., combine: _Optional[_Union[CombineRequest, _Mapping]] = ..., shift: _Optional[_Union[ShiftRequest, _Mapping]] = ..., walk: _Optional[_Union[WalkRequest, _Mapping]] = ..., tile_size: _Optional[int] = ..., title: _Optional[str] = ...) -> None: ...
+
+class RenderSheetResponse(_message.Message):
+    __slots__ = ("png", "width", "height", "search", "path")
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    png: bytes
+    width: int
+    height: int
+    search: SearchResponse
+    path: PathResponse
+    def __init__(self, png: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., search: _Optional[_Union[SearchResponse, _Mapping]] = ..., path: _Optional[_Union[PathResponse, _Mapping]] = ...) -> None: ...

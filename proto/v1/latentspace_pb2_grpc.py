@@ -109,6 +109,16 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
                 response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
                 _registered_method=True)
+        self.GetThumbnails = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/GetThumbnails',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.FromString,
+                _registered_method=True)
+        self.RenderSheet = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/RenderSheet',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.FromString,
+                _registered_method=True)
 
 
 class LatentSpaceServicer:
@@ -226,6 +236,27 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetThumbnails(self, request, context):
+        """Pictures, drawn by the server so a client needs neither the files nor the drawing code.
+
+        Thumbnails of stored items as PNG, in request order: made from each item's file (or the
+        server's copy under images/) and cached in the index directory. A picture that cannot be
+        shown (its file is gone or changed) is a grey placeholder tile with the reason, not an error;
+        an unknown id is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenderSheet(self, request, context):
+        """A contact sheet of one Search, Combine, Shift or Walk as PNG, with the results it shows:
+        the query tiles, then the neighbours in rank order captioned with label, score and id; a
+        shift or a walk is one row per step. Errors are those of the request it carries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LatentSpaceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +334,16 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.DeleteDirection,
                     request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.FromString,
                     response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.SerializeToString,
+            ),
+            'GetThumbnails': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetThumbnails,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.SerializeToString,
+            ),
+            'RenderSheet': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderSheet,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -710,6 +751,60 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/DeleteDirection',
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetThumbnails(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/GetThumbnails',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderSheet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/RenderSheet',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.FromString,
             options,
             channel_credentials,
             insecure,
