@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from latentspace.server.arith_config import ArithmeticLimits
+from latentspace.server.sheet_config import PictureLimits
 
 __all__ = ["MiB", "ServerConfig"]
 
@@ -51,6 +52,8 @@ class ServerConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     arithmetic: ArithmeticLimits = ArithmeticLimits()
     """Limits of Combine, Shift, Walk and CreateDirection."""
+    pictures: PictureLimits = PictureLimits()
+    """Limits of GetThumbnails and RenderSheet."""
 
     def __post_init__(self) -> None:
         positive = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes",
