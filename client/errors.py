@@ -62,7 +62,8 @@ class FailedPrecondition(LatentSpaceError):
 
 
 class ResourceExhausted(LatentSpaceError):
-    """Over a limit: too many queries, images or ids in one request, or a message too large."""
+    """Over a limit: too many queries, images or ids in one request, a message too large, too many
+    calls at once (retry later), or the server's disk is full (nothing was stored)."""
 
     code = "RESOURCE_EXHAUSTED"
 
@@ -80,6 +81,8 @@ class DeadlineExceeded(LatentSpaceError):
 
 
 class Unauthenticated(LatentSpaceError):
+    """The server needs a bearer token (``token_file=``/``--token-file``) and got none or another."""
+
     code = "UNAUTHENTICATED"
 
 
