@@ -58,7 +58,21 @@ def fit_text(text: str, typeface: ImageFont.FreeTypeFont, width: int) -> str:
 
 
 def wrap_text(text: str, typeface: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
-    """Greedy word wrap into at most ``max_lines`` lines of at most ``width`` pixels; the last is cut with "…"."""
+    """Greedy word wrap into at most ``max_lines`` lines of at most ``width`` pixels; the last is cut with "…".
+
+    A newline always starts a new line, so "step 3/6\nt = 0.4" never breaks inside "t = 0.4".
+    """
+    lines: list[str] = []
+    for paragraph in (p for p in text.split("\n") if p.strip()):
+        if len(lines) == max_lines:  # text is left over: show that the last line was cut
+            if not lines[-1].endswith(ELLIPSIS):
+                lines[-1] = fit_text(lines[-1] + ELLIPSIS, typeface, width)
+            break
+        lines += _wrap_words(paragraph, typeface, width, max_lines - len(lines))
+    return lines
+
+
+def _wrap_words(text: str, typeface: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
     lines: list[str] = []
     words = text.split()
     while words and len(lines) < max_lines:

@@ -18,7 +18,7 @@ from latentspace.render.sheets import (
     render_sheet,
     tiles_for_hits,
 )
-from latentspace.render.text import fit_text, font
+from latentspace.render.text import fit_text, font, wrap_text
 from latentspace.render.thumbnails import ThumbnailCache, placeholder
 
 
@@ -155,3 +155,11 @@ def test_a_neighbour_whose_file_is_gone_gets_a_placeholder(tmp_path, photo_corpu
                 assert not is_blank(sheet.crop(geometry.caption_box(geometry.neighbour_box(0, k), 0)), BACKGROUND)
             else:
                 assert mean_abs_diff(tile, placeholder("file missing")) > 20
+
+
+def test_a_newline_in_a_step_caption_always_starts_a_new_line():
+    typeface = font(DEFAULT_LAYOUT.font_size + 1)
+    # "step 1/6 t =" fits in the step column, so without the newline "0" would be left alone.
+    assert wrap_text("step 1/6\nt = 0", typeface, DEFAULT_LAYOUT.step_width, 4) == ["step 1/6", "t = 0"]
+    assert wrap_text("a\n\nb", typeface, 88, 4) == ["a", "b"]
+    assert wrap_text("first\nsecond", typeface, 88, 1) == ["first…"], "text left over is marked as cut"
