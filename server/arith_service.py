@@ -31,7 +31,7 @@ from latentspace.server.deadline import Deadline
 from latentspace.server.errors import InvalidQuery
 from latentspace.server.queries import ImageQuery, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
 
-__all__ = ["ArithmeticRpcs"]
+__all__ = ["ArithmeticRpcs", "combine_request", "path_response", "search_response", "shift_request", "walk_request"]
 
 _METHODS = {
     pb.COMBINE_METHOD_UNSPECIFIED: "add",
@@ -77,14 +77,14 @@ def _options(message: pb.SearchOptions) -> SearchOptions:
     return SearchOptions(k=message.k, include_self=message.include_self, labels=tuple(message.labels))
 
 
-def _search_response(result: SearchResult) -> pb.SearchResponse:
+def search_response(result: SearchResult) -> pb.SearchResponse:
     return pb.SearchResponse(
         hits=[pb.Hit(id=h.id, score=h.score, path=h.path, label=h.label) for h in result.hits], metric=result.metric
     )
 
 
-def _path_response(result: PathResult) -> pb.PathResponse:
-    return pb.PathResponse(steps=[pb.PathStep(position=p, result=_search_response(r))
+def path_response(result: PathResult) -> pb.PathResponse:
+    return pb.PathResponse(steps=[pb.PathStep(position=p, result=search_response(r))
                                   for p, r in zip(result.positions, result.rows)])
 
 
@@ -112,37 +112,48 @@ def _source(message: pb.CreateDirectionRequest) -> DirectionSource:
     raise InvalidQuery("the request names no source: set sets, labels, classes or vector")
 
 
+def combine_request(request: pb.CombineRequest) -> CombineRequest:
+    """The core request of a Combine (also carried by RenderSheet)."""
+    if request.method not in _METHODS:
+        raise InvalidQuery(f"unknown method {request.method}; see CombineMethod for the choices")
+    terms = signed_terms([_term(t, f"positive {i}") for i, t in enumerate(request.positive, 1)],
+                         [_term(t, f"negative {i}") for i, t in enumerate(request.negative, 1)])
+    return CombineRequest(terms, _METHODS[request.method], _options(request.options))
+
+
+def shift_request(request: pb.ShiftRequest) -> ShiftRequest:
+    """The core request of a Shift (also carried by RenderSheet)."""
+    kind = request.WhichOneof("direction")
+    if kind == "direction_name":
+        direction: DirectionRef | VectorQuery = DirectionRef(request.direction_name)
+    elif kind == "direction_vector":
+        direction = VectorQuery(np.asarray(request.direction_vector.values, dtype=np.float32))
+    else:
+        raise InvalidQuery("no direction: set direction_name or direction_vector")
+    return ShiftRequest(_query(request.start, "start"), direction, tuple(request.alphas), _options(request.options))
+
+
+def walk_request(request: pb.WalkRequest) -> WalkRequest:
+    """The core request of a Walk (also carried by RenderSheet)."""
+    if request.interpolation not in _INTERPOLATIONS:
+        raise InvalidQuery(f"unknown interpolation {request.interpolation}; choose linear or slerp")
+    return WalkRequest(_query(request.start, "start"), _query(request.end, "end"), request.steps,
+                       _INTERPOLATIONS[request.interpolation], request.unique, _options(request.options))
+
+
 class ArithmeticRpcs:
     """Combine, Shift, Walk and the direction RPCs; needs ``self.arithmetic``."""
 
     arithmetic: ArithmeticEngine
 
     def Combine(self, request: pb.CombineRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
-        if request.method not in _METHODS:
-            raise InvalidQuery(f"unknown method {request.method}; see CombineMethod for the choices")
-        terms = signed_terms([_term(t, f"positive {i}") for i, t in enumerate(request.positive, 1)],
-                             [_term(t, f"negative {i}") for i, t in enumerate(request.negative, 1)])
-        core = CombineRequest(terms, _METHODS[request.method], _options(request.options))
-        return _search_response(self.arithmetic.combine(core, deadline=_deadline(context)))
+        return search_response(self.arithmetic.combine(combine_request(request), deadline=_deadline(context)))
 
     def Shift(self, request: pb.ShiftRequest, context: grpc.ServicerContext) -> pb.PathResponse:
-        kind = request.WhichOneof("direction")
-        if kind == "direction_name":
-            direction: DirectionRef | VectorQuery = DirectionRef(request.direction_name)
-        elif kind == "direction_vector":
-            direction = VectorQuery(np.asarray(request.direction_vector.values, dtype=np.float32))
-        else:
-            raise InvalidQuery("no direction: set direction_name or direction_vector")
-        core = ShiftRequest(_query(request.start, "start"), direction, tuple(request.alphas),
-                            _options(request.options))
-        return _path_response(self.arithmetic.shift(core, deadline=_deadline(context)))
+        return path_response(self.arithmetic.shift(shift_request(request), deadline=_deadline(context)))
 
     def Walk(self, request: pb.WalkRequest, context: grpc.ServicerContext) -> pb.PathResponse:
-        if request.interpolation not in _INTERPOLATIONS:
-            raise InvalidQuery(f"unknown interpolation {request.interpolation}; choose linear or slerp")
-        core = WalkRequest(_query(request.start, "start"), _query(request.end, "end"), request.steps,
-                           _INTERPOLATIONS[request.interpolation], request.unique, _options(request.options))
-        return _path_response(self.arithmetic.walk(core, deadline=_deadline(context)))
+        return path_response(self.arithmetic.walk(walk_request(request), deadline=_deadline(context)))
 
     def CreateDirection(self, request: pb.CreateDirectionRequest, context: grpc.ServicerContext) -> pb.Direction:
         created = self.arithmetic.directions.create(request.name, _source(request), deadline=_deadline(context))
