@@ -35,6 +35,8 @@ from latentspace.server.errors import (
     TooLarge,
 )
 from latentspace.server.queries import ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
+from latentspace.server.sheet_service import PictureRpcs
+from latentspace.server.sheets import PictureEngine
 
 __all__ = ["SERVICE_NAME", "STATUS_OF", "InFlight", "LatentSpaceService", "add_to_server", "method_handlers"]
 
@@ -121,12 +123,13 @@ class InFlight:
             return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
 
 
-class LatentSpaceService(ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
-    """Translates each RPC into one :class:`SearchEngine` (or :class:`ArithmeticEngine`) call."""
+class LatentSpaceService(PictureRpcs, ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
+    """Translates each RPC into one :class:`SearchEngine` (or :class:`ArithmeticEngine`, :class:`PictureEngine`) call."""
 
     def __init__(self, engine: SearchEngine) -> None:
         self.engine = engine
         self.arithmetic = ArithmeticEngine(engine)
+        self.pictures = PictureEngine(engine, self.arithmetic)
         self.in_flight = InFlight()
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
@@ -168,7 +171,9 @@ class LatentSpaceService(ArithmeticRpcs, pb_grpc.LatentSpaceServicer):
             metric=info.metric, faiss_factory=info.faiss_factory, uses_faiss=info.uses_faiss, device=info.device,
             versions=info.versions,
             limits=pb.Limits(max_k=c.max_k, max_batch_queries=c.max_batch_queries, max_add_images=c.max_add_images,
-                             max_ids=c.max_ids, max_message_bytes=c.max_message_bytes),
+                             max_ids=c.max_ids, max_message_bytes=c.max_message_bytes,
+                             max_thumbnails=c.pictures.max_thumbnails, max_tile_size=c.pictures.max_tile_size,
+                             max_picture_pixels=c.pictures.max_picture_pixels),
         )
 
 
