@@ -16,53 +16,26 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from latentspace.client.arith_models import Direction, PathResult, PathStep, Term, TermInput
+from latentspace.client.arith_models import Direction, PathResult, PathStep, TermInput
+from latentspace.client.messages import METHODS, combine_message, query_message, shift_message, walk_message
 from latentspace.client.models import Hit, Query, SearchResult, as_vector
 from latentspace.proto.v1 import latentspace_pb2 as pb
 
-__all__ = ["ArithmeticCalls", "METHODS"]
-
-METHODS = {
-    "add": pb.COMBINE_METHOD_ADD,
-    "cosmul": pb.COMBINE_METHOD_COSMUL,
-    "average": pb.COMBINE_METHOD_AVERAGE,
-    "best_score": pb.COMBINE_METHOD_BEST_SCORE,
-}
-"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector and best_score."""
+__all__ = ["ArithmeticCalls", "METHODS", "path_result", "search_result"]
 
 
-def _query(query: Query) -> pb.Query:
-    if query.image is not None:
-        return pb.Query(image=query.image)
-    if query.item_id is not None:
-        return pb.Query(item_id=query.item_id)
-    return pb.Query(vector=pb.Vector(values=np.asarray(query.vector, dtype=np.float32).tolist()))
-
-
-def _term(value: TermInput) -> pb.Term:
-    term = Term.of(value)
-    message = pb.Term(direction=term.direction) if term.direction is not None else pb.Term(query=_query(term.query))
-    if term.weight is not None:
-        message.weight = term.weight
-    return message
-
-
-def _result(message: pb.SearchResponse) -> SearchResult:
+def search_result(message: pb.SearchResponse) -> SearchResult:
     return SearchResult(tuple(Hit(h.id, h.score, h.path, h.label) for h in message.hits), message.metric)
 
 
-def _path(message: pb.PathResponse) -> PathResult:
-    return PathResult(tuple(PathStep(s.position, _result(s.result)) for s in message.steps))
+def path_result(message: pb.PathResponse) -> PathResult:
+    return PathResult(tuple(PathStep(s.position, search_result(s.result)) for s in message.steps))
 
 
 def _direction(message: pb.Direction) -> Direction:
     vector = as_vector(message.vector.values) if message.HasField("vector") else None
     return Direction(message.name, message.kind, message.description, message.created_at, message.dimension,
                      message.norm, vector)
-
-
-def _options(k: int, include: bool, labels: Iterable[str]) -> pb.SearchOptions:
-    return pb.SearchOptions(k=k, include_self=include, labels=list(labels))
 
 
 class ArithmeticCalls:
@@ -87,11 +60,8 @@ class ArithmeticCalls:
         Items given as terms are left out unless ``include_terms``. The result's ``metric`` names
         the score: ``cosine``, ``l2`` (lower is better), ``cosmul`` or ``best_score``.
         """
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-        request = pb.CombineRequest(positive=[_term(t) for t in positive], negative=[_term(t) for t in negative],
-                                    method=METHODS[method], options=_options(k, include_terms, labels))
-        return _result(self._call(self._stub.Combine, request, timeout))
+        request = combine_message(positive, negative, method=method, k=k, include_terms=include_terms, labels=labels)
+        return search_result(self._call(self._stub.Combine, request, timeout))
 
     def analogy(self, a: TermInput, b: TermInput, c: TermInput, **options) -> SearchResult:
         """A − B + C: what is to C as A is to B (``combine([a, c], [b], **options)``)."""
@@ -113,15 +83,9 @@ class ArithmeticCalls:
 
         Give a stored ``direction`` by name or a raw ``vector``; only its direction counts.
         """
-        if (direction is None) == (vector is None):
-            raise ValueError("give exactly one of direction (a stored name) or vector")
-        request = pb.ShiftRequest(start=_query(Query.of(start)), alphas=[float(a) for a in alphas],
-                                  options=_options(k, include_start, labels))
-        if direction is not None:
-            request.direction_name = direction
-        else:
-            request.direction_vector.values.extend(np.asarray(vector, dtype=np.float32).reshape(-1).tolist())
-        return _path(self._call(self._stub.Shift, request, timeout))
+        request = shift_message(start, direction=direction, vector=vector, alphas=alphas, k=k,
+                                include_start=include_start, labels=labels)
+        return path_result(self._call(self._stub.Shift, request, timeout))
 
     def walk(
         self,
@@ -141,10 +105,9 @@ class ArithmeticCalls:
         ``unique`` leaves out of each step the items shown at earlier steps; the start and end
         items are left out unless ``include_ends``.
         """
-        request = pb.WalkRequest(start=_query(Query.of(start)), end=_query(Query.of(end)), steps=steps,
-                                 interpolation=pb.INTERPOLATION_SLERP if slerp else pb.INTERPOLATION_LINEAR,
-                                 unique=unique, options=_options(k, include_ends, labels))
-        return _path(self._call(self._stub.Walk, request, timeout))
+        request = walk_message(start, end, steps=steps, slerp=slerp, unique=unique, k=k, include_ends=include_ends,
+                               labels=labels)
+        return path_result(self._call(self._stub.Walk, request, timeout))
 
     # -- named directions ----------------------------------------------------------------------
 
@@ -174,8 +137,8 @@ class ArithmeticCalls:
             raise ValueError(f"give exactly one source: positive and negative, labels, classes or vector (got {given})")
         request = pb.CreateDirectionRequest(name=name)
         if sets:
-            request.sets.positive.extend(_query(Query.of(q)) for q in positive or ())
-            request.sets.negative.extend(_query(Query.of(q)) for q in negative or ())
+            request.sets.positive.extend(query_message(Query.of(q)) for q in positive or ())
+            request.sets.negative.extend(query_message(Query.of(q)) for q in negative or ())
         elif labels is not None:
             request.labels.positive, request.labels.negative = labels
         elif classes is not None:
