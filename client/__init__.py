@@ -25,6 +25,7 @@ from latentspace.client.errors import (
     Unimplemented,
 )
 from latentspace.client.models import Hit, IndexInfo, Item, Limits, NewImage, Query, SearchResult, WeightsInfo
+from latentspace.client.sheet_models import Sheet, Thumbnail
 
 __all__ = [
     "AlreadyExists",
@@ -49,7 +50,9 @@ __all__ = [
     "Query",
     "ResourceExhausted",
     "SearchResult",
+    "Sheet",
     "Term",
+    "Thumbnail",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from latentspace.client.arithmetic import ArithmeticCalls
 from latentspace.client.errors import LatentSpaceError, Unavailable, error_from_status
+from latentspace.client.messages import search_message
 from latentspace.client.models import (
     Hit,
     IndexInfo,
@@ -29,6 +30,7 @@ from latentspace.client.models import (
     WeightsInfo,
     as_vector,
 )
+from latentspace.client.sheets import SheetCalls
 from latentspace.proto.v1 import latentspace_pb2 as pb
 from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
 
@@ -65,7 +67,7 @@ def _item(message: pb.Item) -> Item:
                 message.stored_file or None, vector)
 
 
-class Client(ArithmeticCalls):
+class Client(SheetCalls, ArithmeticCalls):
     """``with Client("127.0.0.1:50051") as client: client.search(item_id=3, k=5)``."""
 
     def __init__(
@@ -140,8 +142,7 @@ class Client(ArithmeticCalls):
 
         ``exclude_self`` leaves an item query's own item out; ``labels`` keeps only those labels.
         """
-        query = Query(image=image, item_id=item_id, vector=vector)
-        request = pb.SearchRequest(query=_query_message(query), options=self._options(k, exclude_self, labels))
+        request = search_message(image, item_id=item_id, vector=vector, k=k, exclude_self=exclude_self, labels=labels)
         return _result(self._call(self._stub.Search, request, timeout))
 
     def batch_search(
@@ -212,7 +213,8 @@ class Client(ArithmeticCalls):
             item_count=m.item_count, dimension=m.dimension, model=m.model, layer=m.layer,
             weights=WeightsInfo(w.choice, w.description, w.sha256, w.pretrained), metric=m.metric,
             faiss_factory=m.faiss_factory, uses_faiss=m.uses_faiss, device=m.device, versions=dict(m.versions),
-            limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes),
+            limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes,
+                          lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels),
         )
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:

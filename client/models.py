@@ -76,6 +76,12 @@ class Limits:
     max_add_images: int
     max_ids: int
     max_message_bytes: int
+    max_thumbnails: int = 0
+    """Most ids in one ``thumbnails`` call (0: the server is older and draws no pictures)."""
+    max_tile_size: int = 0
+    """Largest side of a thumbnail or of a sheet's tiles, in pixels."""
+    max_picture_pixels: int = 0
+    """Most pixels in one answer: count × size² of thumbnails, or a sheet's width × height."""
 
 
 @dataclass(frozen=True)
