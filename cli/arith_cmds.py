@@ -19,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from latentspace.cli.client_cmds import _add_server_options, _client, _table
+from latentspace.cli.client_cmds import _add_server_options, _client, _table, add_sheet_option, write_sheet
 from latentspace.cli.common import CliError
 
 TERM_HELP = "id:N (a stored item), vec:FILE.npy, dir:NAME (a stored direction), or an image file; W*TERM weighs it"
@@ -182,7 +182,17 @@ def _add_result_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", action="append", default=[], metavar="L",
                         help="keep only items with this label (repeat for several)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_sheet_option(parser)
     _add_server_options(parser)
+
+
+def _answer(args: argparse.Namespace, plain, sheet, *call_args, **options):
+    """``plain(...)``, or with --sheet ``sheet(...)`` with its picture written; returns the result."""
+    if args.sheet is None:
+        return plain(*call_args, **options)
+    drawn = sheet(*call_args, **options)
+    write_sheet(drawn, args.sheet)
+    return drawn.result
 
 
 def run_analogy(args: argparse.Namespace) -> int:
@@ -193,8 +203,8 @@ def run_analogy(args: argparse.Namespace) -> int:
     if not positive and not negative:
         raise CliError("give terms: A B C, or -p TERM... and/or -n TERM...")
     with _client(args) as client:
-        result = client.combine(positive, negative, method=args.method, k=args.k,
-                                include_terms=args.include_terms, labels=args.label)
+        result = _answer(args, client.combine, client.combine_sheet, positive, negative, method=args.method, k=args.k,
+                         include_terms=args.include_terms, labels=args.label)
     if args.json:
         print(json.dumps({"method": args.method, "metric": result.metric, "hits": _hits_json(result)}))
         return 0
@@ -228,8 +238,8 @@ def run_shift(args: argparse.Namespace) -> int:
     start = parse_point(args.start)
     vector = _read_vector(args.vector, f"--vector {args.vector}") if args.vector is not None else None
     with _client(args) as client:
-        result = client.shift(start, direction=args.direction, vector=vector, alphas=alphas, k=args.k,
-                              include_start=args.include_start, labels=args.label)
+        result = _answer(args, client.shift, client.shift_sheet, start, direction=args.direction, vector=vector,
+                         alphas=alphas, k=args.k, include_start=args.include_start, labels=args.label)
     _print_path(result, "alpha", args.json)
     return 0
 
@@ -237,8 +247,8 @@ def run_shift(args: argparse.Namespace) -> int:
 def run_walk(args: argparse.Namespace) -> int:
     a, b = parse_point(args.a), parse_point(args.b)
     with _client(args) as client:
-        result = client.walk(a, b, steps=args.steps, slerp=args.slerp, unique=args.unique, k=args.k,
-                             include_ends=args.include_ends, labels=args.label)
+        result = _answer(args, client.walk, client.walk_sheet, a, b, steps=args.steps, slerp=args.slerp,
+                         unique=args.unique, k=args.k, include_ends=args.include_ends, labels=args.label)
     _print_path(result, "t", args.json)
     return 0
 

@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep only items with this label (repeat for several)")
     search.add_argument("--include-self", action="store_true", help="with --id, keep the item itself in the hits")
     search.add_argument("--json", action="store_true", help='print {"hits": [{"id", "score", "path", "label"}, ...]}')
+    add_sheet_option(search)
     _add_server_options(search)
     search.set_defaults(run=run_search)
 
@@ -74,6 +75,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     embed.add_argument("--json", action="store_true", help='print {"dimension": d, "vector": [...]}')
     _add_server_options(embed)
     embed.set_defaults(run=run_embed)
+
+
+def add_sheet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sheet", type=Path, metavar="OUT.png",
+                        help="also write the contact sheet of the results, drawn by the server from its copies of "
+                             "the images (its path is printed on stderr)")
+
+
+def write_sheet(sheet, path: Path) -> None:
+    """Save a sheet the server drew and say where, on stderr so stdout stays as without --sheet."""
+    sheet.save(path)
+    print(f"wrote sheet {path} ({sheet.width}×{sheet.height})", file=sys.stderr)
 
 
 def _client(args: argparse.Namespace):
@@ -113,8 +126,12 @@ def run_search(args: argparse.Namespace) -> int:
         raise CliError("--include-self only applies to --id searches")
     vector = _read_vector(args.vector) if args.vector is not None else None
     with _client(args) as client:
-        result = client.search(args.image, item_id=args.item_id, vector=vector, k=args.k,
-                               exclude_self=not args.include_self, labels=args.label)
+        call = client.search_sheet if args.sheet is not None else client.search
+        answer = call(args.image, item_id=args.item_id, vector=vector, k=args.k, exclude_self=not args.include_self,
+                      labels=args.label)
+    result = answer.result if args.sheet is not None else answer
+    if args.sheet is not None:
+        write_sheet(answer, args.sheet)
     if args.json:
         hits = [{"id": h.id, "score": h.score, "path": h.path, "label": h.label} for h in result.hits]
         print(json.dumps({"hits": hits}))
