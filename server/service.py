@@ -117,6 +117,12 @@ class InFlight:
             self._count -= 1
             self._cond.notify_all()
 
+    @property
+    def count(self) -> int:
+        """Calls being handled right now."""
+        with self._cond:
+            return self._count
+
     def wait_idle(self, timeout: float | None) -> bool:
         """True once no call is being handled; False if ``timeout`` passed first."""
         with self._cond:

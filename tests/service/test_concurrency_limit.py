@@ -50,15 +50,11 @@ def test_calls_past_the_limit_are_refused_at_once(small_index, random_embedder):
     try:
         for t in threads:
             t.start()
+        deadline = time.monotonic() + 30
+        while running.service.in_flight.count < LIMIT:  # readiness: the slow calls hold every slot
+            assert time.monotonic() < deadline and not results, f"the slow calls never filled the server: {results}"
+            time.sleep(0.02)
         with Client(running.address, timeout=10) as probe:
-            deadline = time.monotonic() + 30
-            while True:  # readiness: once all LIMIT slow calls hold their slots, a probe is refused
-                try:
-                    probe.info()
-                except ls.ResourceExhausted:
-                    break
-                assert time.monotonic() < deadline, "the slow calls never filled the server"
-                time.sleep(0.02)
             for call in (probe.info, lambda: probe.search(item_id=1, k=2), lambda: probe.search(photo_bytes(1), k=2)):
                 started = time.monotonic()
                 with pytest.raises(ls.ResourceExhausted) as caught:

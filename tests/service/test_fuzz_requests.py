@@ -25,7 +25,13 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
 INT32 = st.integers(-(2**31), 2**31 - 1)
 FLOAT32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
 IMAGES = [photo_bytes(800 + i, fmt=fmt) for i, fmt in enumerate(("PNG", "JPEG", "GIF"))]
-A_VALID_IMAGE = st.integers(0, len(IMAGES) - 1).map(IMAGES.__getitem__)  # not sampled_from: its repr is huge
+
+
+def _valid_image(index: int) -> bytes:
+    return IMAGES[index]
+
+
+A_VALID_IMAGE = st.integers(0, len(IMAGES) - 1).map(_valid_image)  # a strategy's repr shows its values: keep it short
 
 
 @pytest.fixture(scope="module")
