@@ -27,7 +27,7 @@ test: $(STAMP) ## run the whole test suite
 test-fast: $(STAMP) ## the tests without the slow ones (kill loops, soaks)
 	$(PY) -m pytest -q -m "not slow"
 
-demo: $(STAMP) ## index the built-in demo corpus, serve it and query it
+demo: $(STAMP) ## index the built-in demo corpus, serve it, query it, draw out/demo-sheet.png and out/demo-walk.png
 	$(PY) -m latentspace.cli.demo
 
 bench: $(STAMP) ## benchmarks on CORPUS (default: ../shared/data/imagenet-samples if present, else the demo corpus)
