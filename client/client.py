@@ -121,6 +121,10 @@ class Client(SheetCalls, ArithmeticCalls):
         except grpc.RpcError as exc:
             code = exc.code().name if exc.code() is not None else "UNKNOWN"
             details = exc.details() or "no details"
+            if code == "CANCELLED":
+                # This client never cancels a call, so the server (gRPC itself) did: a call that
+                # arrives as the server stops is cancelled before any handler sees it. Retryable.
+                code, details = "UNAVAILABLE", f"the server cancelled the call; it is shutting down ({details})"
             if code == "UNAVAILABLE":
                 details = f"server at {self.address}: {details}"
             raise error_from_status(code, details) from None

@@ -91,6 +91,9 @@ class PermissionDenied(LatentSpaceError):
 
 
 class Cancelled(LatentSpaceError):
+    """Not raised by :class:`~latentspace.client.Client`, which reports a call the server
+    cancelled (as it stops) as :class:`Unavailable`; kept for code that maps statuses itself."""
+
     code = "CANCELLED"
 
 

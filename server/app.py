@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
@@ -26,12 +26,10 @@ from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
 from latentspace.server.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
 from latentspace.server.config import ServerConfig
 from latentspace.server.engine import SearchEngine
+from latentspace.server.health_service import ClosableHealthServicer
 from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_server
 
 __all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
-
-_DRAIN_SECONDS = 0.2
-"""After the calls in flight are answered, how long streams (a health Watch) get before they end."""
 
 
 def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None) -> Embedder:
@@ -50,7 +48,7 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
 class RunningServer:
     """A started server over one index; :meth:`stop` (or leaving a ``with`` block) shuts it down."""
 
-    def __init__(self, server: grpc.Server, service: LatentSpaceService, health_servicer: health.HealthServicer,
+    def __init__(self, server: grpc.Server, service: LatentSpaceService, health_servicer: ClosableHealthServicer,
                  port: int, config: ServerConfig) -> None:
         self.server = server
         self.service = service
@@ -73,12 +71,12 @@ class RunningServer:
             if self._stopped:
                 return
             self._stopped = True
-            self.health.enter_graceful_shutdown()
-            self.server.stop(grace)  # refuse new calls now; cancel whatever still runs after grace
-            self.service.in_flight.wait_idle(grace)
-            # Streams never finish on their own (a health Watch), so once the calls are answered
-            # give their responses a moment to leave, then end the rest.
-            self.server.stop(min(grace, _DRAIN_SECONDS)).wait()
+            self.health.enter_graceful_shutdown()  # NOT_SERVING, sent on every Watch stream
+            stopped = self.server.stop(grace)  # refuse new calls now; cancel whatever still runs after grace
+            # Watch streams never end by themselves: end them, so that `stopped` is set as soon
+            # as every call accepted before the stop (running or still queued) is answered.
+            self.health.end_watches()
+            stopped.wait()
             # Calls cancelled at the end of the grace period may still be running in their threads.
             self.engine.close(timeout=max(grace, 1.0))
 
@@ -132,7 +130,7 @@ def create_server(
         )
         service = LatentSpaceService(engine)
         add_to_server(service, server)
-        health_servicer = health.HealthServicer()
+        health_servicer = ClosableHealthServicer()
         for name in ("", SERVICE_NAME):
             health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

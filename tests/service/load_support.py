@@ -62,6 +62,7 @@ class Load:
         self.acks = Acks()
         self.unexpected: list[str] = []
         self._lock = threading.Lock()
+        self._current: dict[int, float] = {}
         self._stop = threading.Event()
         self._until = time.monotonic() + seconds
         self._args = dict(max_calls=max_calls, images=images, add_images=add_images, base_ids=base_ids, dim=dim,
@@ -86,6 +87,12 @@ class Load:
         with self._lock:
             return len(self.calls)
 
+    def running_for(self) -> list[float]:
+        """How long each call now in progress has been running, in seconds."""
+        now = time.monotonic()
+        with self._lock:
+            return [now - started for started in self._current.values()]
+
     def by_kind(self, *, ok_only: bool = True) -> dict[str, list[float]]:
         with self._lock:
             calls = list(self.calls)
@@ -94,6 +101,7 @@ class Load:
     def _record(self, kind: str, started: float, code: str | None) -> None:
         with self._lock:
             self.calls.append(Call(kind, started, time.monotonic(), code))
+            self._current.pop(threading.get_ident(), None)
 
     def _run(self, number: int, seed: int) -> None:
         from latentspace import client as ls
@@ -112,6 +120,8 @@ class Load:
                 else:
                     kind = ("image", "id", "vector")[int(rng.integers(0, 3))]
                 started = time.monotonic()
+                with self._lock:
+                    self._current[threading.get_ident()] = started
                 path = f"{a['tag']}/{number}/{n}.png"
                 data = a["add_images"][int(rng.integers(0, len(a["add_images"])))]
                 target = mine[int(rng.integers(0, len(mine)))] if kind == "remove" else None
