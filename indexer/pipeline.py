@@ -119,6 +119,11 @@ def _collate(batch: list[tuple[_Prepared, torch.Tensor | None]]) -> tuple[list[_
     return [p for p, _ in batch], (torch.stack(tensors) if tensors else None)
 
 
+def _lower_priority(_worker_id: int) -> None:
+    """Decoders yield the cores to the model's threads, which stall whenever one is preempted."""
+    os.nice(10)
+
+
 def _plan(entries: Sequence[CorpusEntry], states: dict[str, FileState], report: IndexReport) -> list[_Job]:
     jobs, seen = [], set()
     for entry in entries:
@@ -168,6 +173,7 @@ def index_corpus(
         collate_fn=_collate,
         pin_memory=embedder.device.type == "cuda",
         prefetch_factor=4 if options.workers else None,
+        worker_init_fn=_lower_priority if options.workers else None,
     )
     loop_started = time.perf_counter()
     last_checkpoint = loop_started
