@@ -20,23 +20,11 @@ import re
 from pathlib import Path
 
 from latentspace.cli.client_cmds import _add_server_options, _client, _table, add_sheet_option, write_sheet
-from latentspace.cli.common import CliError
+from latentspace.cli.common import CliError, read_vector
 
 TERM_HELP = "id:N (a stored item), vec:FILE.npy, dir:NAME (a stored direction), or an image file; W*TERM weighs it"
 POINT_HELP = "id:N (a stored item), vec:FILE.npy, or an image file"
 _WEIGHT = re.compile(r"^([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\*(.+)$")
-
-
-def _read_vector(path: Path, term: str):
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"{term}: not a .npy file numpy can read ({exc})") from None
-    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[0] != 1):
-        raise CliError(f"{term}: expected one vector (shape (d,) or (1, d)), got shape {getattr(array, 'shape', '?')}")
-    return array.reshape(-1)
 
 
 def parse_point(text: str):
@@ -49,7 +37,7 @@ def parse_point(text: str):
         except ValueError:
             raise CliError(f"{text}: the id after 'id:' must be an integer") from None
     if text.startswith("vec:"):
-        return Query(vector=_read_vector(Path(text[4:]), text))
+        return Query(vector=read_vector(Path(text[4:]), text))
     if text.startswith("dir:"):
         raise CliError(f"{text}: a direction is not a point; use it as a term of analogy, or with shift --direction")
     try:
@@ -236,7 +224,7 @@ def run_shift(args: argparse.Namespace) -> int:
     except ValueError:
         raise CliError(f"--alphas {args.alphas!r}: give comma-separated numbers, as in 0,0.5,1") from None
     start = parse_point(args.start)
-    vector = _read_vector(args.vector, f"--vector {args.vector}") if args.vector is not None else None
+    vector = read_vector(args.vector, f"--vector {args.vector}") if args.vector is not None else None
     with _client(args) as client:
         result = _answer(args, client.shift, client.shift_sheet, start, direction=args.direction, vector=vector,
                          alphas=alphas, k=args.k, include_start=args.include_start, labels=args.label)
@@ -267,7 +255,7 @@ def run_direction_create(args: argparse.Namespace) -> int:
     elif args.from_classes:
         options = {"classes": tuple(args.from_classes)}
     else:
-        options = {"vector": _read_vector(args.from_vector, f"--from-vector {args.from_vector}")}
+        options = {"vector": read_vector(args.from_vector, f"--from-vector {args.from_vector}")}
     with _client(args) as client:
         created = client.create_direction(args.name, **options)
     if args.json:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from latentspace.cli.common import CliError
+from latentspace.cli.common import CliError, read_vector
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -105,18 +105,6 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _read_vector(path: Path):
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"--vector {path}: not a .npy file numpy can read ({exc})") from None
-    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[0] != 1):
-        raise CliError(f"--vector {path}: expected one vector (shape (d,) or (1, d)), got shape {getattr(array, 'shape', '?')}")
-    return array.reshape(-1)
-
-
 def run_search(args: argparse.Namespace) -> int:
     given = [name for name, value in (("IMAGE", args.image), ("--id", args.item_id), ("--vector", args.vector))
              if value is not None]
@@ -124,7 +112,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise CliError("give exactly one of IMAGE, --id ID or --vector FILE.npy" + (f" (got {', '.join(given)})" if given else ""))
     if args.include_self and args.item_id is None:
         raise CliError("--include-self only applies to --id searches")
-    vector = _read_vector(args.vector) if args.vector is not None else None
+    vector = read_vector(args.vector, f"--vector {args.vector}") if args.vector is not None else None
     with _client(args) as client:
         call = client.search_sheet if args.sheet is not None else client.search
         answer = call(args.image, item_id=args.item_id, vector=vector, k=args.k, exclude_self=not args.include_self,

@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 
-__all__ = ["CliError", "add_embedder_options", "embedder_config", "explain"]
+__all__ = ["CliError", "add_embedder_options", "embedder_config", "explain", "read_vector"]
 
 
 class CliError(Exception):
@@ -39,6 +39,19 @@ def embedder_config(args: argparse.Namespace, recorded: object | None = None):
     weights = args.weights or (recorded.weights if recorded else "imagenet")
     layer = args.layer or (recorded.layer if recorded and model == recorded.model else None)
     return EmbedderConfig(model=model, layer=layer, weights=WeightsChoice.parse(weights))
+
+
+def read_vector(path, what: str):
+    """One float vector from a ``.npy`` file of shape (d,) or (1, d); ``what`` names it in errors."""
+    import numpy as np
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{what}: not a .npy file numpy can read ({exc})") from None
+    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[0] != 1):
+        raise CliError(f"{what}: expected one vector (shape (d,) or (1, d)), got shape {getattr(array, 'shape', '?')}")
+    return array.reshape(-1)
 
 
 def explain(exc: Exception) -> str | None:
