@@ -1,5 +1,8 @@
 """The indexing pipeline: find files → decode and prepare (parallel workers) → embed → commit.
 
+Workers hand over uint8 crops (see :class:`~latentspace.indexer.embedders.Preprocessing`), a
+quarter of the bytes of float input; the main process normalises whole batches as it embeds.
+
 Each batch is committed as one SQLite transaction, so an interrupted run keeps every finished
 batch and a rerun embeds only files that are new or changed (by size and mtime, then content hash).
 """
@@ -87,11 +90,11 @@ class _Prepared:
 
 
 class _DecodeDataset(Dataset):
-    """Reads, hashes, decodes and preprocesses one file; never raises for a bad file."""
+    """Reads, hashes, decodes and prepares one file; never raises for a bad file."""
 
-    def __init__(self, jobs: Sequence[_Job], preprocess: Preprocess) -> None:
+    def __init__(self, jobs: Sequence[_Job], prepare: Preprocess) -> None:
         self.jobs = jobs
-        self.preprocess = preprocess
+        self.prepare = prepare
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -107,7 +110,7 @@ class _DecodeDataset(Dataset):
             return _Prepared(job, "same", sha256=sha), None
         try:
             decoded = decode_image(data)
-            tensor = self.preprocess(decoded.image)
+            tensor = self.prepare(decoded.image)
         except ImageRejected as exc:
             return _Prepared(job, "skip", reason=exc.reason.value, message=str(exc)), None
         return _Prepared(job, "ok", sha256=sha, width=decoded.width, height=decoded.height), tensor
@@ -167,7 +170,7 @@ def index_corpus(
         report.pruned = len(store.remove(gone)) if gone else 0
 
     loader = DataLoader(
-        _DecodeDataset(jobs, embedder.preprocess),
+        _DecodeDataset(jobs, embedder.preprocessing.prepare),
         batch_size=options.batch_size,
         num_workers=options.workers,
         collate_fn=_collate,

@@ -141,7 +141,8 @@ class Batcher(Generic[P, R]):
 class EmbedBatcher:
     """Images from concurrent requests embedded in shared forward passes.
 
-    ``embed_batch`` maps a float tensor ``(n, 3, H, W)`` to a float32 array ``(n, d)``.
+    ``embed_batch`` maps a tensor ``(n, 3, H, W)`` (``Embedder.prepare``'s uint8 images) to a
+    float32 array ``(n, d)``.
     """
 
     def __init__(self, embed_batch: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 64,
@@ -155,7 +156,7 @@ class EmbedBatcher:
             run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher")
 
     def embed(self, prepare: Callable[[], Sequence[torch.Tensor]]) -> np.ndarray:
-        """Run ``prepare`` here (decode, preprocess), then embed its tensors in one pass: ``(n, d)``."""
+        """Run ``prepare`` here (decode, resize), then embed its tensors in one pass: ``(n, d)``."""
 
         def checked() -> Sequence[torch.Tensor]:
             tensors = prepare()

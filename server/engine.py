@@ -130,7 +130,7 @@ class SearchEngine:
 
     def _prepare_images(self, blobs: Sequence[tuple[str, bytes]], *,
                         deadline: Deadline = NO_DEADLINE) -> tuple[list[torch.Tensor], list]:
-        """Decode and preprocess in the calling thread; errors name the culprit by ``blobs[i][0]``."""
+        """Decode and prepare (uint8) in the calling thread; errors name the culprit by ``blobs[i][0]``."""
         tensors, decoded = [], []
         for number, (where, data) in enumerate(blobs, 1):
             deadline.check(f"before decoding image {number} of {len(blobs)}")
@@ -138,7 +138,7 @@ class SearchEngine:
                 image = decode_image(data)
             except ImageRejected as exc:
                 raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
-            tensors.append(self.embedder.preprocess(image.image))
+            tensors.append(self.embedder.prepare(image.image))
             decoded.append(image)
         return tensors, decoded
 

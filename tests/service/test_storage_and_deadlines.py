@@ -176,11 +176,11 @@ class _SlowPreprocess:
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def preprocess(self, image):
+    def prepare(self, image):
         time.sleep(self._seconds)
         with self._lock:
             self.preprocessed += 1
-        return self._inner.preprocess(image)
+        return self._inner.prepare(image)
 
 
 @pytest.mark.parametrize("rpc", ["add", "batch-search"])
