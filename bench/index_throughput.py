@@ -16,6 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from latentspace.cli.openmp import prefer_sleeping_openmp_threads
+
+OMP_WAIT_POLICY = prefer_sleeping_openmp_threads()  # as `latentspace index` does, before torch and faiss load
+
 import torch
 
 from latentspace.indexer import (
@@ -56,7 +60,8 @@ def main() -> None:
     options = IndexOptions(batch_size=args.batch_size, progress=False,
                            **({} if args.workers is None else {"workers": args.workers}))
     print(f"{embedder.spec.name} {embedder.layer.name}, batch {args.batch_size}, float32, "
-          f"torch threads {torch.get_num_threads()}, decode workers {options.workers}, {len(entries)} files")
+          f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={OMP_WAIT_POLICY}, decode workers {options.workers}, "
+          f"{len(entries)} files")
 
     model_rate = forward_rate(embedder, args.batch_size, len(entries))
     with tempfile.TemporaryDirectory() as tmp:

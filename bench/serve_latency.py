@@ -27,6 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from latentspace.cli.openmp import prefer_sleeping_openmp_threads
+
+OMP_WAIT_POLICY = prefer_sleeping_openmp_threads()  # as `latentspace serve` does, before torch and faiss load
+
 import numpy as np
 import torch
 from PIL import Image
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     images = [synthetic_photo(s) for s in range(32)]
     config = ServerConfig(host="127.0.0.1", port=0, device="cpu")
     print(f"{embedder.spec.name} {embedder.layer.name} ({embedder.dim}-d, {embedder.identity.choice}) on "
-          f"{embedder.device.type}, torch threads {torch.get_num_threads()}; k={K}; Flat cosine index; "
+          f"{embedder.device.type}, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={OMP_WAIT_POLICY}; k={K}; Flat cosine index; "
           f"images {Image.open(io.BytesIO(images[0])).size[0]}x{Image.open(io.BytesIO(images[0])).size[1]} JPEG",
           file=sys.stderr)
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from latentspace.cli.common import CliError, explain
+from latentspace.cli.openmp import prefer_sleeping_openmp_threads
 
 # One module per group of subcommands; each has register(subparsers).
 COMMAND_MODULES = (
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    prefer_sleeping_openmp_threads()  # before any subcommand loads torch or faiss
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
