@@ -7,9 +7,9 @@ takes what is queued and waits for more before each call, then resolves every ca
 with its share. One caller's part is never split across calls.
 
 How long the worker waits: up to ``4 × window`` while other callers are still preparing (they
-are sure to come), up to ``window`` when the last call served several callers (more are likely
-on their way), and not at all when it served one and nobody else is preparing, so a lone
-client pays no batching delay.
+are sure to come), up to ``window`` while it has fewer callers than the last call served (the
+rest are likely on their way), and not at all otherwise: a lone client pays no batching delay,
+and a call is not held back once as many callers as last time are in.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Batcher(Generic[P, R]):
                 waited = time.monotonic() - start
                 if self._preparing:
                     limit = 4 * self._window_s
-                elif self._last_groups > 1 and not self._closed:
+                elif len(groups) < self._last_groups and not self._closed:
                     limit = self._window_s
                 else:
                     break

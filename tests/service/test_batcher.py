@@ -1,0 +1,84 @@
+"""The batching worker's waiting rules, with a long window so that a wait cannot hide in noise."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from latentspace.server.batcher import Batcher
+
+WINDOW_S = 2.0
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def __call__(self, parts: list[int]) -> list[int]:
+        self.calls.append(list(parts))
+        return [p * 10 for p in parts]
+
+
+def _round(batcher: Batcher, values: list[int], *, late: dict[int, float] | None = None) -> tuple[dict[int, int], float]:
+    """Each value submitted from its own thread; ``late[v]`` delays that caller. Returns results and seconds."""
+    late = late or {}
+    on_time = [v for v in values if v not in late]
+    together = threading.Barrier(len(on_time))
+    results: dict[int, int] = {}
+
+    def caller(v: int) -> None:
+        if v in late:
+            time.sleep(late[v])
+            results[v] = batcher.submit(lambda: v)
+        else:
+            # Everyone is inside submit (counted as preparing) before anyone's part is ready.
+            results[v] = batcher.submit(lambda: (together.wait(), v)[1])
+
+    threads = [threading.Thread(target=caller, args=(v,)) for v in values]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results, time.monotonic() - started
+
+
+def test_a_call_is_not_held_back_once_as_many_callers_as_last_time_are_in():
+    run = _Recorder()
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    try:
+        first, _ = _round(batcher, [1, 2, 3, 4])
+        assert first == {1: 10, 2: 20, 3: 30, 4: 40}
+        assert [sorted(c) for c in run.calls] == [[1, 2, 3, 4]]
+
+        second, seconds = _round(batcher, [5, 6, 7, 8])
+        assert second == {5: 50, 6: 60, 7: 70, 8: 80}
+        assert sorted(run.calls[1]) == [5, 6, 7, 8]
+        assert seconds < WINDOW_S / 2, f"four callers after a call of four waited {seconds:.2f} s"
+    finally:
+        batcher.close()
+
+
+def test_waits_for_a_caller_missing_from_the_last_calls_company():
+    run = _Recorder()
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    try:
+        _round(batcher, [1, 2, 3, 4])
+        results, _ = _round(batcher, [5, 6, 7, 8], late={8: 0.3})
+        assert results == {5: 50, 6: 60, 7: 70, 8: 80}
+        assert [sorted(c) for c in run.calls[1:]] == [[5, 6, 7, 8]], "the late caller got a call of its own"
+    finally:
+        batcher.close()
+
+
+def test_a_lone_caller_is_not_held_back():
+    run = _Recorder()
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    try:
+        started = time.monotonic()
+        for v in range(3):
+            assert batcher.submit(lambda v=v: v) == v * 10
+        assert time.monotonic() - started < WINDOW_S / 2
+        assert run.calls == [[0], [1], [2]]
+    finally:
+        batcher.close()
