@@ -190,14 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default="random", help="embedder weights (default random: speed only)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent image-query clients (default 8)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the throughput run (default 10)")
+    parser.add_argument("--batch-window-ms", type=float, default=ServerConfig.batch_window_ms,
+                        help=f"the server's batching window, as `serve --batch-window-ms` "
+                             f"(default {ServerConfig.batch_window_ms:g})")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     embedder = load_embedder(EmbedderConfig(model=args.model, weights=WeightsChoice.parse(args.weights)), device="cpu")
     images = [synthetic_photo(s) for s in range(32)]
-    config = ServerConfig(host="127.0.0.1", port=0, device="cpu")
+    config = ServerConfig(host="127.0.0.1", port=0, device="cpu", batch_window_ms=args.batch_window_ms)
     print(f"{embedder.spec.name} {embedder.layer.name} ({embedder.dim}-d, {embedder.identity.choice}) on "
-          f"{embedder.device.type}, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={OMP_WAIT_POLICY}; k={K}; Flat cosine index; "
+          f"{embedder.device.type}, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={OMP_WAIT_POLICY}; batch window {args.batch_window_ms:g} ms; k={K}; Flat cosine index; "
           f"images {Image.open(io.BytesIO(images[0])).size[0]}x{Image.open(io.BytesIO(images[0])).size[1]} JPEG",
           file=sys.stderr)
 
