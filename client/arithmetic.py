@@ -20,6 +20,7 @@ from latentspace.client.arith_models import Direction, PathResult, PathStep, Ter
 from latentspace.client.messages import METHODS, combine_message, query_message, shift_message, walk_message
 from latentspace.client.models import Hit, Query, SearchResult, as_vector
 from latentspace.proto.v1 import latentspace_pb2 as pb
+from latentspace.proto.vectors import vector_message
 
 __all__ = ["ArithmeticCalls", "METHODS", "path_result", "search_result"]
 
@@ -144,7 +145,7 @@ class ArithmeticCalls:
         elif classes is not None:
             request.classes.positive, request.classes.negative = classes
         else:
-            request.vector.values.extend(np.asarray(vector, dtype=np.float32).reshape(-1).tolist())
+            request.vector.CopyFrom(vector_message(vector))
         return _direction(self._call(self._stub.CreateDirection, request, timeout))
 
     def list_directions(self, *, with_vectors: bool = False, timeout: float | None = None) -> list[Direction]:

@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from latentspace.client.arithmetic import ArithmeticCalls
 from latentspace.client.errors import LatentSpaceError, Unavailable, error_from_status
-from latentspace.client.messages import search_message
+from latentspace.client.messages import query_message, search_message
 from latentspace.client.models import (
     Hit,
     IndexInfo,
@@ -47,14 +47,6 @@ def _read_token(path: Path) -> str:
     if not token or any(not 0x21 <= ord(ch) <= 0x7E for ch in token):
         raise ValueError(f"token file {path} must hold one token: printable ASCII without spaces")
     return token
-
-
-def _query_message(query: Query) -> pb.Query:
-    if query.image is not None:
-        return pb.Query(image=query.image)
-    if query.item_id is not None:
-        return pb.Query(item_id=query.item_id)
-    return pb.Query(vector=pb.Vector(values=np.asarray(query.vector, dtype=np.float32).tolist()))
 
 
 def _result(message: pb.SearchResponse) -> SearchResult:
@@ -159,7 +151,7 @@ class Client(SheetCalls, ArithmeticCalls):
         timeout: float | None = None,
     ) -> list[SearchResult]:
         """One result per query, in order; see :meth:`Query.of` for what a bare value means."""
-        request = pb.BatchSearchRequest(queries=[_query_message(Query.of(q)) for q in queries],
+        request = pb.BatchSearchRequest(queries=[query_message(Query.of(q)) for q in queries],
                                         options=self._options(k, exclude_self, labels))
         return [_result(r) for r in self._call(self._stub.BatchSearch, request, timeout).results]
 

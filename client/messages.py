@@ -14,6 +14,7 @@ import numpy as np
 from latentspace.client.arith_models import Term, TermInput
 from latentspace.client.models import Query
 from latentspace.proto.v1 import latentspace_pb2 as pb
+from latentspace.proto.vectors import vector_message
 
 __all__ = ["METHODS", "combine_message", "options_message", "query_message", "search_message", "shift_message",
            "term_message", "walk_message"]
@@ -35,7 +36,7 @@ def query_message(query: Query) -> pb.Query:
         return pb.Query(image=query.image)
     if query.item_id is not None:
         return pb.Query(item_id=query.item_id)
-    return pb.Query(vector=pb.Vector(values=np.asarray(query.vector, dtype=np.float32).tolist()))
+    return pb.Query(vector=vector_message(query.vector))
 
 
 def options_message(k: int, include: bool, labels: Iterable[str]) -> pb.SearchOptions:
@@ -95,7 +96,7 @@ def shift_message(
     if direction is not None:
         request.direction_name = direction
     else:
-        request.direction_vector.values.extend(np.asarray(vector, dtype=np.float32).reshape(-1).tolist())
+        request.direction_vector.CopyFrom(vector_message(vector))
     return request
 
 

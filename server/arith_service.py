@@ -12,6 +12,7 @@ import numpy as np
 
 from latentspace.indexer.item_db import Direction
 from latentspace.proto.v1 import latentspace_pb2 as pb
+from latentspace.proto.vectors import vector_message
 from latentspace.server.arith_engine import ArithmeticEngine
 from latentspace.server.arith_queries import (
     CombineRequest,
@@ -94,7 +95,7 @@ def _direction(direction: Direction, *, with_vector: bool) -> pb.Direction:
                            created_at=direction.created_at, dimension=len(vector),
                            norm=float(np.linalg.norm(vector.astype(np.float64))))
     if with_vector:
-        message.vector.values.extend(vector.tolist())
+        message.vector.CopyFrom(vector_message(vector))
     return message
 
 

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError, Message
 
 from latentspace.proto.v1 import latentspace_pb2 as pb
 from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
+from latentspace.proto.vectors import vector_message
 from latentspace.server.arith_engine import ArithmeticEngine
 from latentspace.server.arith_service import ArithmeticRpcs
 from latentspace.server.arithmetic import QueryError
@@ -97,7 +98,7 @@ def _item(item, vector: np.ndarray | None = None) -> pb.Item:
     message = pb.Item(id=item.id, path=item.path, label=item.label, sha256=item.sha256, width=item.width,
                       height=item.height, stored_file=item.stored_file or "")
     if vector is not None:
-        message.vector.values.extend(vector.tolist())
+        message.vector.CopyFrom(vector_message(vector))
     return message
 
 
@@ -149,7 +150,7 @@ class LatentSpaceService(PictureRpcs, ArithmeticRpcs, pb_grpc.LatentSpaceService
 
     def Embed(self, request: pb.EmbedRequest, context: grpc.ServicerContext) -> pb.EmbedResponse:
         vector = self.engine.embed(request.image, deadline=_deadline(context))
-        return pb.EmbedResponse(vector=pb.Vector(values=vector.tolist()))
+        return pb.EmbedResponse(vector=vector_message(vector))
 
     def GetItems(self, request: pb.GetItemsRequest, context: grpc.ServicerContext) -> pb.GetItemsResponse:
         items, vectors = self.engine.get_items(list(request.ids), with_vectors=request.with_vectors)
