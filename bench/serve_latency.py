@@ -119,6 +119,18 @@ def latencies(engine: SearchEngine, client: Client, ids: np.ndarray, dim: int, i
         return {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
 
 
+def round_trip_ms(client: Client, samples: int) -> np.ndarray:
+    """Wall times of health checks: gRPC's own round trip with no work behind it, for scale."""
+    for _ in range(3):
+        client.health()
+    out = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        client.health()
+        out.append((time.perf_counter() - t0) * 1000)
+    return np.array(out)
+
+
 def forward_rate(embedder, images: list[bytes], batch: int, seconds: float = 6.0) -> float:
     """Images per second of ``embed_batch`` alone on batches of ``batch`` preprocessed images.
 
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
           f"images {Image.open(io.BytesIO(images[0])).size[0]}x{Image.open(io.BytesIO(images[0])).size[1]} JPEG",
           file=sys.stderr)
 
-    rows, throughput = [], []
+    rows, throughput, trips = [], [], []
     with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
         for size in sizes:
             directory = Path(tmp) / f"idx-{size}"
@@ -218,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 ids = running.engine.store.snapshot()[0]
                 with Client(running.address, timeout=120) as client:
                     measured = latencies(running.engine, client, ids, embedder.dim, images, args.queries)
+                    trips.append(round_trip_ms(client, args.queries))
                 if not throughput:  # the model's rate is measured just before and after, as load varies
                     for embed_only in (False, True):
                         before = forward_rate(embedder, images, args.clients)
@@ -241,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         rp50, rp99 = np.percentile(remote, [50, 99])
         print(f"{size:>7}  {kind:<9}  {len(remote):>4}  {lp50:>11.2f} ms  {lp99:>7.2f}  {rp50:>6.2f} ms  {rp99:>7.2f}  "
               f"{rp50 - lp50:>+12.2f} ms")
+    trip = np.concatenate(trips)
+    print(f"for scale, a health check (a gRPC round trip with no work behind it): p50 {np.percentile(trip, 50):.2f} ms, "
+          f"p99 {np.percentile(trip, 99):.2f} ms")
     print()
     for size, embed_only, rate, batch, before, after in throughput:
         reference = (before + after) / 2
