@@ -7,9 +7,11 @@ takes what is queued and waits for more before each call, then resolves every ca
 with its share. One caller's part is never split across calls.
 
 How long the worker waits: up to ``4 × window`` while other callers are still preparing (they
-are sure to come), up to ``window`` while it has fewer callers than the last call served (the
-rest are likely on their way), and not at all otherwise: a lone client pays no batching delay,
-and a call is not held back once as many callers as last time are in.
+are sure to come); after a call that served several callers, up to ``window`` for more (others
+are likely on their way); and not at all after a call that served one, so a lone client pays
+no batching delay. A *lockstep* batcher, whose callers are released together by one earlier
+call (the index searches that follow a shared forward pass), stops waiting as soon as it holds
+as many callers as its last call: nobody else is coming.
 """
 
 from __future__ import annotations
@@ -48,13 +50,14 @@ class Batcher(Generic[P, R]):
     """
 
     def __init__(self, run_batch: Callable[[list[P]], list[R]], size: Callable[[P], int], *, max_batch: int = 64,
-                 window_s: float = 0.005, name: str = "batcher") -> None:
+                 window_s: float = 0.005, lockstep: bool = False, name: str = "batcher") -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
         self._size = size
         self._max_batch = max_batch
         self._window_s = window_s
+        self._lockstep = lockstep
         self._cond = threading.Condition()
         self._queue: deque[_Group[P]] = deque()
         self._preparing = 0
@@ -115,7 +118,7 @@ class Batcher(Generic[P, R]):
                 waited = time.monotonic() - start
                 if self._preparing:
                     limit = 4 * self._window_s
-                elif len(groups) < self._last_groups and not self._closed:
+                elif self._expects_more(len(groups)) and not self._closed:
                     limit = self._window_s
                 else:
                     break
@@ -124,6 +127,10 @@ class Batcher(Generic[P, R]):
                 self._cond.wait(limit - waited)
             self._last_groups = len(groups)
             return groups
+
+    def _expects_more(self, groups: int) -> bool:
+        """Whether callers not yet queued are likely to come soon (see the module docstring)."""
+        return groups < self._last_groups if self._lockstep else self._last_groups > 1
 
     def _work(self) -> None:
         while (groups := self._take()) is not None:
@@ -202,7 +209,8 @@ class SearchBatcher:
             return [(scores[a:b, : job.k], ids[a:b, : job.k]) for job, a, b in zip(jobs, bounds[:-1], bounds[1:])]
 
         self._batcher: Batcher[SearchJob, tuple[np.ndarray, np.ndarray]] = Batcher(
-            run, lambda job: len(job.vectors), max_batch=max_batch, window_s=window_s, name="search-batcher")
+            run, lambda job: len(job.vectors), max_batch=max_batch, window_s=window_s, lockstep=True,
+            name="search-batcher")
 
     def search(self, job: SearchJob) -> tuple[np.ndarray, np.ndarray]:
         """``(scores (n, k), ids (n, k))`` for ``job``, searched together with other requests' jobs."""

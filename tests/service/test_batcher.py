@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from latentspace.server.batcher import Batcher
 
 WINDOW_S = 2.0
@@ -43,9 +45,9 @@ def _round(batcher: Batcher, values: list[int], *, late: dict[int, float] | None
     return results, time.monotonic() - started
 
 
-def test_a_call_is_not_held_back_once_as_many_callers_as_last_time_are_in():
+def test_lockstep_call_is_not_held_back_once_as_many_callers_as_last_time_are_in():
     run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=True)
     try:
         first, _ = _round(batcher, [1, 2, 3, 4])
         assert first == {1: 10, 2: 20, 3: 30, 4: 40}
@@ -59,9 +61,10 @@ def test_a_call_is_not_held_back_once_as_many_callers_as_last_time_are_in():
         batcher.close()
 
 
-def test_waits_for_a_caller_missing_from_the_last_calls_company():
+@pytest.mark.parametrize("lockstep", [False, True])
+def test_waits_for_a_caller_missing_from_the_last_calls_company(lockstep):
     run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=lockstep)
     try:
         _round(batcher, [1, 2, 3, 4])
         results, _ = _round(batcher, [5, 6, 7, 8], late={8: 0.3})
@@ -71,9 +74,23 @@ def test_waits_for_a_caller_missing_from_the_last_calls_company():
         batcher.close()
 
 
-def test_a_lone_caller_is_not_held_back():
+def test_after_a_shared_call_waits_for_stragglers_beyond_the_last_company():
+    """Callers that arrive independently may have split into halves; waiting lets them merge."""
     run = _Recorder()
     batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
+    try:
+        _round(batcher, [1, 2])
+        results, _ = _round(batcher, [3, 4, 5, 6], late={5: 0.3, 6: 0.3})
+        assert results == {3: 30, 4: 40, 5: 50, 6: 60}
+        assert [sorted(c) for c in run.calls[1:]] == [[3, 4, 5, 6]]
+    finally:
+        batcher.close()
+
+
+@pytest.mark.parametrize("lockstep", [False, True])
+def test_a_lone_caller_is_not_held_back(lockstep):
+    run = _Recorder()
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=lockstep)
     try:
         started = time.monotonic()
         for v in range(3):
