@@ -117,7 +117,7 @@ class _DecodeDataset(Dataset):
 
 
 def _collate(batch: list[tuple[_Prepared, torch.Tensor | None]]) -> tuple[list[_Prepared], torch.Tensor | None]:
-    """Stack in the worker, so the main process only runs the model."""
+    """Stack in the worker, so the main process only normalises the batch and runs the model."""
     tensors = [t for _, t in batch if t is not None]
     return [p for p, _ in batch], (torch.stack(tensors) if tensors else None)
 
