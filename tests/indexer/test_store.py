@@ -85,6 +85,26 @@ def test_flat_search_equals_brute_force_through_adds_and_removes(metric, rng, tm
         assert_same_results(reopened.search(queries, 10), expected)
 
 
+def test_batched_flat_search_equals_one_query_at_a_time(metric, rng):
+    """Batches of more queries than FAISS has threads take its BLAS path, single queries its scan."""
+    import faiss
+
+    from latentspace.indexer.faiss_index import FaissIndex
+
+    dim = 512
+    vectors = rng.random(size=(2000, dim), dtype=np.float32)  # non-negative, as fc7 is
+    queries = rng.random(size=(faiss.omp_get_max_threads() + 1, dim), dtype=np.float32)
+    index = FaissIndex.create(dim, "Flat", metric)
+    ids = np.arange(100, 2100, dtype=np.int64)
+    index.add(ids, vectors)
+    batched = index.search(queries, 10)
+    assert len(queries) * dim >= faiss.cvar.distance_compute_blas_threshold > dim, "the batch: BLAS; 1 query: scan"
+    singles = [index.search(q[None, :], 10) for q in queries]
+    np.testing.assert_array_equal(batched[1], np.concatenate([ids for _, ids in singles]))
+    np.testing.assert_allclose(batched[0], np.concatenate([scores for scores, _ in singles]), rtol=1e-5, atol=1e-5)
+    assert_same_results(batched, brute_force(queries, ids, vectors, 10, metric))
+
+
 def test_scores_follow_the_metric_convention(metric, rng, tmp_path):
     vectors = rng.normal(size=(20, DIM)).astype(np.float32) * 3
     with IndexStore.create(tmp_path / "idx", INFO, IndexSettings(metric=metric)) as store:
