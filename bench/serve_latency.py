@@ -12,6 +12,12 @@ rate on batches of 8 preprocessed images, measured just before and after.
 
 Targets: gRPC adds at most 1 ms at p50 over in process; 8 image clients reach at least 0.8 of
 the batched forward rate. Weights are random: this is about speed, not about neighbours.
+
+Two reference points say how far those targets are from what this machine allows. "bare gRPC"
+runs the same search by vector behind a plain grpcio server with one bytes-in, bytes-out method
+(no latentspace service code, no protobuf): what gRPC alone adds to a call of that length. And
+the work of one round of image queries (decode, forward pass, index search), timed stage by stage,
+gives the rate the clients would reach if the stages ran back to back on all cores.
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ from __future__ import annotations
 import argparse
 import io
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from latentspace.cli.openmp import prefer_sleeping_openmp_threads
 
 OMP_WAIT_POLICY = prefer_sleeping_openmp_threads()  # as `latentspace serve` does, before torch and faiss load
 
+import grpc
 import numpy as np
 import torch
 from PIL import Image
@@ -115,8 +125,80 @@ def latencies(engine: SearchEngine, client: Client, ids: np.ndarray, dim: int, i
         "by image": (lambda i: engine.search(ImageQuery(images[i % len(images)]), options),
                      lambda i: client.search(images[i % len(images)], k=K)),
     }
-    with ThreadPoolExecutor(1) as pool:
-        return {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
+    bare_search = _search_by_vector_bytes(engine, options)
+    with bare_grpc_server(bare_search) as bare_call:
+        pairs["bare gRPC"] = (lambda i: bare_search(vectors[i].tobytes()), lambda i: bare_call(vectors[i].tobytes()))
+        with ThreadPoolExecutor(1) as pool:
+            return {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
+
+
+def _search_by_vector_bytes(engine: SearchEngine, options: SearchOptions) -> Callable[[bytes], bytes]:
+    """The engine's search by vector, taking raw float32 bytes and returning the hit ids as int64 bytes."""
+
+    def search(request: bytes) -> bytes:
+        result = engine.search(VectorQuery(np.frombuffer(request, dtype=np.float32)), options)
+        return np.array([hit.id for hit in result.hits], dtype=np.int64).tobytes()
+
+    return search
+
+
+@contextmanager
+def bare_grpc_server(work: Callable[[bytes], bytes]) -> Iterator[Callable[[bytes], bytes]]:
+    """A plain grpcio server on 127.0.0.1 whose one method runs ``work``; yields a blocking caller."""
+    method = grpc.unary_unary_rpc_method_handler(lambda request, context: work(request))
+    server = grpc.server(ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Bare", {"Work": method}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        call = channel.unary_unary("/bench.Bare/Work")
+        yield lambda request: call(request, timeout=120)
+    finally:
+        channel.close()
+        server.stop(grace=None)
+
+
+@dataclass(frozen=True)
+class RoundCosts:
+    """Wall times of the stages of one round of ``queries`` image queries, each stage run alone."""
+
+    queries: int
+    prepare_ms: float
+    """Decoding and preparing one image on one core (the server does this in each request's thread)."""
+    forward_ms: float
+    search_ms: float
+
+    def rate(self, cores: int) -> float:
+        """Images per second if the stages ran back to back, preparation spread over ``cores``."""
+        round_ms = self.queries * self.prepare_ms / cores + self.forward_ms + self.search_ms
+        return self.queries / round_ms * 1000
+
+
+def round_costs(engine: SearchEngine, images: list[bytes], queries: int, model_rate: float,
+                repeats: int = 10) -> RoundCosts:
+    """Time image preparation and one search of ``queries`` vectors; the forward pass from ``model_rate``."""
+    embedder = engine.embedder
+    prepare = []
+    for data in images:
+        t0 = time.perf_counter()
+        embedder.prepare(decode_image(data).image)
+        prepare.append((time.perf_counter() - t0) * 1000)
+    rng = np.random.default_rng(2)
+    vectors = np.abs(rng.normal(size=(queries, embedder.dim))).astype(np.float32)
+
+    def search() -> list[float]:
+        engine.store.search(vectors, K)
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            engine.store.search(vectors, K)
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    with ThreadPoolExecutor(1) as pool:  # like the server's search worker, not the main thread
+        searches = pool.submit(search).result()
+    return RoundCosts(queries, float(np.median(prepare)), queries / model_rate * 1000, float(np.median(searches)))
 
 
 def round_trip_ms(client: Client, samples: int) -> np.ndarray:
@@ -217,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr)
 
     rows, throughput, trips = [], [], []
+    costs: RoundCosts | None = None
     with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
         for size in sizes:
             directory = Path(tmp) / f"idx-{size}"
@@ -238,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         embedder, embed_only=embed_only)
                         after = forward_rate(embedder, images, args.clients)
                         throughput.append((size, embed_only, rate, batch, before, after))
+                    costs = round_costs(running.engine, images, args.clients, (before + after) / 2)
             finally:
                 running.stop(grace=5)
             for kind, (local, remote) in measured.items():
@@ -257,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     trip = np.concatenate(trips)
     print(f"for scale, a health check (a gRPC round trip with no work behind it): p50 {np.percentile(trip, 50):.2f} ms, "
           f"p99 {np.percentile(trip, 99):.2f} ms")
+    print("bare gRPC: the same search by vector behind a plain grpcio server (raw bytes, no latentspace service code)")
     print()
     for size, embed_only, rate, batch, before, after in throughput:
         reference = (before + after) / 2
@@ -264,6 +349,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.clients} concurrent gRPC clients, {what}: {rate:.1f} images/s = {rate / reference:.2f} of the "
               f"model's rate on batches of {args.clients} ({reference:.1f} images/s: {before:.1f} before, "
               f"{after:.1f} after); mean forward batch {batch:.1f}")
+    if costs is not None:
+        cores = len(os.sched_getaffinity(0))
+        reference = np.mean([(before + after) / 2 for *_, before, after in throughput])
+        rate = costs.rate(cores)
+        print(f"One round of {costs.queries} image queries, each stage timed alone ({sizes[0]} items): prepare "
+              f"{costs.prepare_ms:.2f} ms per image on one core, forward pass {costs.forward_ms:.1f} ms, index search "
+              f"{costs.search_ms:.1f} ms. Back to back on {cores} cores: {rate:.1f} images/s = {rate / reference:.2f} "
+              f"of the model's rate.")
     return 0
 
 
