@@ -48,7 +48,9 @@ def prefer_blas_beyond_threads(dim: int) -> None:
     each thread scans every stored vector once per query, so 8 queries read them 4 times on 2
     threads. Past one query per thread the BLAS product is faster: measured on 10k x 4096 with
     2 threads, 8 queries 20 ms instead of 40, 16 queries 19 instead of 79 (README, Benchmarks).
-    The setting is process-wide; every search sets it for its own dimension.
+    For ``l2`` the BLAS path computes ``|x|² + |y|² - 2 x·y``, as FAISS does from 32 queries anyway;
+    tests/indexer/test_store.py checks both paths against a float64 brute force. The setting is
+    process-wide; every search sets it for its own dimension.
     """
     faiss.cvar.distance_compute_blas_threshold = (faiss.omp_get_max_threads() + 1) * dim
 
