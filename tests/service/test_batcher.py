@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,6 +21,17 @@ class _Recorder:
     def __call__(self, parts: list[int]) -> list[int]:
         self.calls.append(list(parts))
         return [p * 10 for p in parts]
+
+
+@contextmanager
+def _recording_batcher(*, lockstep: bool = False) -> Iterator[tuple[Batcher, _Recorder]]:
+    """A batcher over a :class:`_Recorder` with the long window, closed afterwards."""
+    run = _Recorder()
+    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=lockstep)
+    try:
+        yield batcher, run
+    finally:
+        batcher.close()
 
 
 def _round(batcher: Batcher, values: list[int], *, late: dict[int, float] | None = None) -> tuple[dict[int, int], float]:
@@ -46,9 +59,7 @@ def _round(batcher: Batcher, values: list[int], *, late: dict[int, float] | None
 
 
 def test_lockstep_call_is_not_held_back_once_as_many_callers_as_last_time_are_in():
-    run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=True)
-    try:
+    with _recording_batcher(lockstep=True) as (batcher, run):
         first, _ = _round(batcher, [1, 2, 3, 4])
         assert first == {1: 10, 2: 20, 3: 30, 4: 40}
         assert [sorted(c) for c in run.calls] == [[1, 2, 3, 4]]
@@ -57,45 +68,31 @@ def test_lockstep_call_is_not_held_back_once_as_many_callers_as_last_time_are_in
         assert second == {5: 50, 6: 60, 7: 70, 8: 80}
         assert sorted(run.calls[1]) == [5, 6, 7, 8]
         assert seconds < WINDOW_S / 2, f"four callers after a call of four waited {seconds:.2f} s"
-    finally:
-        batcher.close()
 
 
 @pytest.mark.parametrize("lockstep", [False, True])
 def test_waits_for_a_caller_missing_from_the_last_calls_company(lockstep):
-    run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=lockstep)
-    try:
+    with _recording_batcher(lockstep=lockstep) as (batcher, run):
         _round(batcher, [1, 2, 3, 4])
         results, _ = _round(batcher, [5, 6, 7, 8], late={8: 0.3})
         assert results == {5: 50, 6: 60, 7: 70, 8: 80}
         assert [sorted(c) for c in run.calls[1:]] == [[5, 6, 7, 8]], "the late caller got a call of its own"
-    finally:
-        batcher.close()
 
 
 def test_after_a_shared_call_waits_for_stragglers_beyond_the_last_company():
     """Callers that arrive independently may have split into halves; waiting lets them merge."""
-    run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S)
-    try:
+    with _recording_batcher() as (batcher, run):
         _round(batcher, [1, 2])
         results, _ = _round(batcher, [3, 4, 5, 6], late={5: 0.3, 6: 0.3})
         assert results == {3: 30, 4: 40, 5: 50, 6: 60}
         assert [sorted(c) for c in run.calls[1:]] == [[3, 4, 5, 6]]
-    finally:
-        batcher.close()
 
 
 @pytest.mark.parametrize("lockstep", [False, True])
 def test_a_lone_caller_is_not_held_back(lockstep):
-    run = _Recorder()
-    batcher = Batcher(run, lambda part: 1, window_s=WINDOW_S, lockstep=lockstep)
-    try:
+    with _recording_batcher(lockstep=lockstep) as (batcher, run):
         started = time.monotonic()
         for v in range(3):
             assert batcher.submit(lambda v=v: v) == v * 10
         assert time.monotonic() - started < WINDOW_S / 2
         assert run.calls == [[0], [1], [2]]
-    finally:
-        batcher.close()
