@@ -101,7 +101,8 @@ def test_activations_are_cached_reused_and_invalidated_when_items_change(small_i
         store.remove([int(first.ids[0])])
         fewer = index_activations(store, random_embedder, layer)
     assert not fewer.from_cache and fewer.path != first.path
-    np.testing.assert_array_equal(fewer.values, first.values[1:])
+    # recomputed in batches of another size: equal up to float32 rounding of the batched convolutions
+    np.testing.assert_allclose(fewer.values, first.values[1:], rtol=1e-5, atol=1e-6)
     assert not first.path.exists(), "the stale matrix of the same layer is removed"
 
 
