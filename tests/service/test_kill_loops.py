@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,12 +34,42 @@ def _embed(embedder, blobs: list[bytes]) -> list[np.ndarray]:
     return list(embedder.embed_images([decode_image(b).image for b in blobs]))
 
 
-def _rows(db: Path) -> int | None:
+# Counted in a child process: a reader of a WAL database maps its -shm file, and when the
+# indexer it watches is killed and restarted, SQLite's recovery can truncate that file under the
+# mapping, which is SIGBUS in the reader. That must end the probe, not the test run.
+_COUNT_ROWS = """
+import sqlite3, sys
+for line in sys.stdin:
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        with sqlite3.connect(f"file:{line.strip()}?mode=ro", uri=True, timeout=0.5) as conn:
+            print(int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]), flush=True)
     except sqlite3.Error:  # not created yet, no schema yet, or busy
-        return None
+        print("", flush=True)
+"""
+_counter: subprocess.Popen | None = None
+
+
+def _rows(db: Path) -> int | None:
+    """Committed rows of ``db`` as a separate reader sees them, or None if it cannot tell now."""
+    global _counter
+    if _counter is None or _counter.poll() is not None:
+        _counter = subprocess.Popen([sys.executable, "-c", _COUNT_ROWS], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+    try:
+        _counter.stdin.write(f"{db}\n")
+        _counter.stdin.flush()
+        answer = _counter.stdout.readline().strip()
+    except BrokenPipeError:
+        answer = ""
+    return int(answer) if answer else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_row_counter():
+    yield
+    if _counter is not None and _counter.poll() is None:
+        _counter.kill()
+        _counter.wait()
 
 
 # -- the indexer ---------------------------------------------------------------------------------
