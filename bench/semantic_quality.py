@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, EmbedderError, WeightsChoice, load_embedder
 from latentspace.indexer.images import IMAGE_SUFFIXES, decode_image
-from latentspace.indexer.models import EMBEDDERS
+from latentspace.indexer.models import list_embedders
 
 NUM_CLASSES = 1000
 
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="groups: " + "; ".join(f"{name} ({len(members)} classes)" for name, members in GROUPS.items()),
     )
     parser.add_argument("corpus", type=Path, help="folder of exactly 1000 images, sorted by name into class order")
-    parser.add_argument("--model", default="alexnet", choices=sorted(EMBEDDERS), help="embedder (default: alexnet)")
+    parser.add_argument("--model", default="alexnet", choices=list_embedders(), help="embedder (default: alexnet)")
     parser.add_argument("--weights", default="imagenet", help="imagenet, random, random:SEED or a state-dict file")
     parser.add_argument("--layer", default=None, help="layer to read (default: the model's penultimate layer)")
     parser.add_argument("-k", type=int, default=5, metavar="K", help="neighbours per photo (default: 5)")

@@ -32,6 +32,7 @@ from latentspace.indexer import (
     load_embedder,
 )
 from latentspace.indexer.manifest import Manifest
+from latentspace.indexer.store import MANIFEST
 
 
 def choose_embedder():
@@ -53,7 +54,7 @@ def choose_embedder():
 
 def build_index(corpus: Path, directory: Path, embedder) -> None:
     info = EmbedderInfo.from_embedder(embedder)
-    if IndexStore.exists(directory) and Manifest.read(directory / "manifest.json").embedder.differences(info):
+    if IndexStore.exists(directory) and Manifest.read(directory / MANIFEST).embedder.differences(info):
         shutil.rmtree(directory)  # built by another embedder in an earlier demo: start over
     store = IndexStore.open(directory, expect=info) if IndexStore.exists(directory) else IndexStore.create(directory, info)
     with store:

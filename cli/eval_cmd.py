@@ -60,8 +60,9 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_classify(args: argparse.Namespace) -> int:
     from latentspace.indexer import ImageRejected, decode_image, load_embedder
     from latentspace.indexer.manifest import Manifest
+    from latentspace.indexer.store import MANIFEST
 
-    recorded = Manifest.read(args.index / "manifest.json").embedder if args.index else None
+    recorded = Manifest.read(args.index / MANIFEST).embedder if args.index else None
     embedder = load_embedder(embedder_config(args, recorded), device=args.device)
     if not embedder.layer.penultimate:
         raise CliError(f"classification needs the penultimate layer; {embedder.layer.name} is not")

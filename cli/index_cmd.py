@@ -52,6 +52,7 @@ def run_index(args: argparse.Namespace) -> int:
         load_embedder,
     )
     from latentspace.indexer.manifest import Manifest
+    from latentspace.indexer.store import MANIFEST
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
@@ -59,7 +60,7 @@ def run_index(args: argparse.Namespace) -> int:
         raise CliError("--workers must be 0 or more")
     entries = discover(args.corpus)
     try:
-        existing = Manifest.read(args.index / "manifest.json") if IndexStore.exists(args.index) else None
+        existing = Manifest.read(args.index / MANIFEST) if IndexStore.exists(args.index) else None
     except ValueError as exc:  # the same refusal IndexStore.open gives, not a traceback
         raise IndexCorrupt(str(exc)) from None
     if existing is not None:

@@ -7,7 +7,6 @@
             print(hit.id, hit.score, hit.path)
 """
 
-from latentspace.client.arith_models import Direction, PathResult, PathStep, Term
 from latentspace.client.client import DEFAULT_MAX_MESSAGE_BYTES, Client
 from latentspace.client.errors import (
     AlreadyExists,
@@ -24,8 +23,22 @@ from latentspace.client.errors import (
     Unavailable,
     Unimplemented,
 )
-from latentspace.client.models import Hit, IndexInfo, Item, Limits, NewImage, Query, SearchResult, WeightsInfo
-from latentspace.client.sheet_models import Sheet, Thumbnail
+from latentspace.client.models import (
+    Direction,
+    Hit,
+    IndexInfo,
+    Item,
+    Limits,
+    NewImage,
+    PathResult,
+    PathStep,
+    Query,
+    SearchResult,
+    Sheet,
+    Term,
+    Thumbnail,
+    WeightsInfo,
+)
 
 __all__ = [
     "AlreadyExists",

@@ -1,8 +1,21 @@
-"""A blocking client for the latentspace service; one method per RPC.
+"""A blocking client for the latentspace service; one method per RPC, in one class.
 
 Every call has a deadline (``timeout``, per client or per call); every failure is raised as a
 :class:`~latentspace.client.errors.LatentSpaceError` subclass; every result is a frozen dataclass
 from :mod:`latentspace.client.models`. This module imports neither torch nor FAISS.
+
+    with Client("127.0.0.1:50051") as client:
+        client.search("cat.jpg", k=5)
+        client.analogy(12, 7, 3, k=5)                       # item 12 − item 7 + item 3
+        client.create_direction("tabby-tiger", classes=("tabby", "tiger"))
+        client.shift(12, direction="tabby-tiger", alphas=[0, 0.5, 1])
+        client.walk(12, "photos/cat.jpg", steps=6, slerp=True, unique=True)
+        client.walk_sheet(3, 7, steps=6, slerp=True).save("walk.png")
+        client.thumbnails([3, 7], size=64)[3].image()       # a Pillow image
+
+The server has the image files and draws the pictures (RenderSheet, GetThumbnails), so a client
+needs neither the files nor torch: it receives PNG bytes. A sheet call takes the same arguments
+as the call it draws and returns the same results with the picture.
 """
 
 from __future__ import annotations
@@ -10,56 +23,37 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
-import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
-from latentspace.client.arithmetic import ArithmeticCalls
-from latentspace.client.errors import LatentSpaceError, Unavailable, error_from_status
-from latentspace.client.messages import query_message, search_message
+from latentspace.client import convert
+from latentspace.client.channel import DEFAULT_MAX_MESSAGE_BYTES, Channel
+from latentspace.client.errors import LatentSpaceError, Unavailable
 from latentspace.client.models import (
-    Hit,
+    Direction,
+    ImageInput,
     IndexInfo,
     Item,
-    Limits,
     NewImage,
+    PathResult,
     Query,
+    QueryInput,
     SearchResult,
-    WeightsInfo,
+    Sheet,
+    TermInput,
+    Thumbnail,
     as_vector,
 )
-from latentspace.client.sheets import SheetCalls
 from latentspace.proto.v1 import latentspace_pb2 as pb
-from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TILE_SIZE", "SHEET_KINDS", "Client"]
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
-
-ImageInput = bytes | bytearray | memoryview | str | os.PathLike
+DEFAULT_TILE_SIZE = 128
+SHEET_KINDS = ("search", "combine", "analogy", "shift", "walk")
 
 
-def _read_token(path: Path) -> str:
-    """The token in a token file: its one line, surrounding whitespace ignored."""
-    token = path.read_text(encoding="ascii", errors="strict").strip()
-    if not token or any(not 0x21 <= ord(ch) <= 0x7E for ch in token):
-        raise ValueError(f"token file {path} must hold one token: printable ASCII without spaces")
-    return token
-
-
-def _result(message: pb.SearchResponse) -> SearchResult:
-    return SearchResult(tuple(Hit(h.id, h.score, h.path, h.label) for h in message.hits), message.metric)
-
-
-def _item(message: pb.Item) -> Item:
-    vector = as_vector(message.vector.values) if message.HasField("vector") else None
-    return Item(message.id, message.path, message.label, message.sha256, message.width, message.height,
-                message.stored_file or None, vector)
-
-
-class Client(SheetCalls, ArithmeticCalls):
+class Client:
     """``with Client("127.0.0.1:50051") as client: client.search(item_id=3, k=5)``."""
 
     def __init__(
@@ -76,26 +70,18 @@ class Client(SheetCalls, ArithmeticCalls):
         given, the connection uses TLS. ``token`` or ``token_file``: the bearer token sent with
         every call as ``authorization: Bearer <token>``.
         """
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if token is not None and token_file is not None:
-            raise ValueError("give token or token_file, not both")
-        self.address = address
-        self.timeout = timeout
-        if token_file is not None:
-            token = _read_token(Path(token_file))
-        self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]
-        if ca is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca).read_bytes())
-            self._channel = grpc.secure_channel(address, credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
-        self._stub = pb_grpc.LatentSpaceStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._channel = Channel(address, timeout=timeout, max_message_bytes=max_message_bytes, ca=ca, token=token,
+                                token_file=token_file)
+        self._stub = self._channel.stub
+
+    @property
+    def address(self) -> str:
+        return self._channel.address
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a call may take when it is given no ``timeout`` of its own."""
+        return self._channel.timeout
 
     def close(self) -> None:
         self._channel.close()
@@ -107,19 +93,7 @@ class Client(SheetCalls, ArithmeticCalls):
         self.close()
 
     def _call(self, rpc, request, timeout: float | None):
-        """The one place a gRPC failure becomes one of our exceptions."""
-        try:
-            return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            code = exc.code().name if exc.code() is not None else "UNKNOWN"
-            details = exc.details() or "no details"
-            if code == "CANCELLED":
-                # This client never cancels a call, so the server (gRPC itself) did: a call that
-                # arrives as the server stops is cancelled before any handler sees it. Retryable.
-                code, details = "UNAVAILABLE", f"the server cancelled the call; it is shutting down ({details})"
-            if code == "UNAVAILABLE":
-                details = f"server at {self.address}: {details}"
-            raise error_from_status(code, details) from None
+        return self._channel.call(rpc, request, timeout)
 
     # -- searching -----------------------------------------------------------------------------
 
@@ -138,12 +112,13 @@ class Client(SheetCalls, ArithmeticCalls):
 
         ``exclude_self`` leaves an item query's own item out; ``labels`` keeps only those labels.
         """
-        request = search_message(image, item_id=item_id, vector=vector, k=k, exclude_self=exclude_self, labels=labels)
-        return _result(self._call(self._stub.Search, request, timeout))
+        request = convert.search_message(image, item_id=item_id, vector=vector, k=k, exclude_self=exclude_self,
+                                         labels=labels)
+        return convert.search_result(self._call(self._stub.Search, request, timeout))
 
     def batch_search(
         self,
-        queries: Iterable[Query | int | bytes | np.ndarray | str | os.PathLike],
+        queries: Iterable[QueryInput],
         *,
         k: int = 10,
         exclude_self: bool = True,
@@ -151,32 +126,137 @@ class Client(SheetCalls, ArithmeticCalls):
         timeout: float | None = None,
     ) -> list[SearchResult]:
         """One result per query, in order; see :meth:`Query.of` for what a bare value means."""
-        request = pb.BatchSearchRequest(queries=[query_message(Query.of(q)) for q in queries],
-                                        options=self._options(k, exclude_self, labels))
-        return [_result(r) for r in self._call(self._stub.BatchSearch, request, timeout).results]
-
-    @staticmethod
-    def _options(k: int, exclude_self: bool, labels: Iterable[str]) -> pb.SearchOptions:
-        return pb.SearchOptions(k=k, include_self=not exclude_self, labels=list(labels))
+        request = pb.BatchSearchRequest(queries=[convert.query_message(Query.of(q)) for q in queries],
+                                        options=convert.options_message(k, not exclude_self, labels))
+        return [convert.search_result(r) for r in self._call(self._stub.BatchSearch, request, timeout).results]
 
     def embed(self, image: ImageInput, *, timeout: float | None = None) -> np.ndarray:
         """The vector ``(d,)`` float32 the server's embedder makes for this image."""
         request = pb.EmbedRequest(image=Query(image=image).image)
         return as_vector(self._call(self._stub.Embed, request, timeout).vector.values)
 
+    # -- direction arithmetic ------------------------------------------------------------------
+
+    def combine(
+        self,
+        positive: Iterable[TermInput] = (),
+        negative: Iterable[TermInput] = (),
+        *,
+        method: str = "add",
+        k: int = 10,
+        include_terms: bool = False,
+        labels: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> SearchResult:
+        """Items ranked by a combination of terms, best first.
+
+        A term is a :class:`Term` or anything :meth:`Term.of` reads (an item id, image bytes or a
+        file, a vector); ``Term.named("smile")`` is a stored direction. ``method`` is ``add``
+        (3CosAdd), ``cosmul`` (3CosMul), ``average`` or ``best_score`` (Qdrant's strategies).
+        Items given as terms are left out unless ``include_terms``. The result's ``metric`` names
+        the score: ``cosine``, ``l2`` (lower is better), ``cosmul`` or ``best_score``.
+        """
+        request = convert.combine_message(positive, negative, method=method, k=k, include_terms=include_terms,
+                                          labels=labels)
+        return convert.search_result(self._call(self._stub.Combine, request, timeout))
+
+    def analogy(self, a: TermInput, b: TermInput, c: TermInput, **options) -> SearchResult:
+        """A − B + C: what is to C as A is to B (``combine([a, c], [b], **options)``)."""
+        return self.combine([a, c], [b], **options)
+
+    def shift(
+        self,
+        start: QueryInput,
+        *,
+        direction: str | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        alphas: Iterable[float] = (0.0, 0.5, 1.0),
+        k: int = 10,
+        include_start: bool = False,
+        labels: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> PathResult:
+        """Neighbours of start + α·‖start‖·unit(direction), one step per α (α = 0: the start).
+
+        Give a stored ``direction`` by name or a raw ``vector``; only its direction counts.
+        """
+        request = convert.shift_message(start, direction=direction, vector=vector, alphas=alphas, k=k,
+                                        include_start=include_start, labels=labels)
+        return convert.path_result(self._call(self._stub.Shift, request, timeout))
+
+    def walk(
+        self,
+        start: QueryInput,
+        end: QueryInput,
+        *,
+        steps: int = 6,
+        slerp: bool = False,
+        unique: bool = False,
+        k: int = 10,
+        include_ends: bool = False,
+        labels: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> PathResult:
+        """Neighbours of ``steps`` points from start to end (both included), linear or slerp.
+
+        ``unique`` leaves out of each step the items shown at earlier steps; the start and end
+        items are left out unless ``include_ends``.
+        """
+        request = convert.walk_message(start, end, steps=steps, slerp=slerp, unique=unique, k=k,
+                                       include_ends=include_ends, labels=labels)
+        return convert.path_result(self._call(self._stub.Walk, request, timeout))
+
+    # -- named directions ----------------------------------------------------------------------
+
+    def create_direction(
+        self,
+        name: str,
+        *,
+        positive: Iterable[QueryInput] | None = None,
+        negative: Iterable[QueryInput] | None = None,
+        labels: tuple[str, str] | None = None,
+        classes: tuple[str, str] | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        timeout: float | None = None,
+    ) -> Direction:
+        """Compute and store a direction from exactly one source, and return it with its vector.
+
+        ``positive`` and ``negative`` examples: mean of unit vectors minus mean of unit vectors.
+        ``labels=(A, B)``: the same over every item labelled A and every item labelled B.
+        ``classes=(A, B)``: the classifier's row for ImageNet class A minus B's (names as in the
+        embedder's categories, case-insensitive, or indexes). ``vector``: stored as given.
+        AlreadyExists if the name is taken.
+        """
+        request = convert.direction_message(name, positive=positive, negative=negative, labels=labels,
+                                            classes=classes, vector=vector)
+        return convert.direction(self._call(self._stub.CreateDirection, request, timeout))
+
+    def list_directions(self, *, with_vectors: bool = False, timeout: float | None = None) -> list[Direction]:
+        """The stored directions, by name."""
+        response = self._call(self._stub.ListDirections, pb.ListDirectionsRequest(with_vectors=with_vectors), timeout)
+        return [convert.direction(m) for m in response.directions]
+
+    def get_direction(self, name: str, *, timeout: float | None = None) -> Direction:
+        """A stored direction with its vector; NotFound if there is none of that name."""
+        return convert.direction(self._call(self._stub.GetDirection, pb.GetDirectionRequest(name=name), timeout))
+
+    def delete_direction(self, name: str, *, timeout: float | None = None) -> None:
+        """Remove a stored direction; NotFound if there is none of that name."""
+        self._call(self._stub.DeleteDirection, pb.DeleteDirectionRequest(name=name), timeout)
+
     # -- items ---------------------------------------------------------------------------------
 
     def get_items(self, ids: Iterable[int], *, with_vectors: bool = False, timeout: float | None = None) -> list[Item]:
         """Items in the order asked; NotFound if any id is unknown."""
         request = pb.GetItemsRequest(ids=[int(i) for i in ids], with_vectors=with_vectors)
-        return [_item(m) for m in self._call(self._stub.GetItems, request, timeout).items]
+        return [convert.item(m) for m in self._call(self._stub.GetItems, request, timeout).items]
 
     def iter_items(self, *, page_size: int = 1000, timeout: float | None = None) -> Iterator[Item]:
         """Every stored item in id order, fetched a page at a time."""
         after = 0
         while True:
             page = self._call(self._stub.ListItems, pb.ListItemsRequest(after_id=after, limit=page_size), timeout)
-            yield from (_item(m) for m in page.items)
+            yield from (convert.item(m) for m in page.items)
             if not page.next_after_id:
                 return
             after = page.next_after_id
@@ -192,31 +272,72 @@ class Client(SheetCalls, ArithmeticCalls):
             else NewImage.from_file(im)
             for im in images
         ]
-        request = pb.AddImagesRequest(images=[pb.NewImage(data=im.data, path=im.path, label=im.label) for im in new])
-        return [_item(m) for m in self._call(self._stub.AddImages, request, timeout).items]
+        request = pb.AddImagesRequest(images=[convert.new_image_message(im) for im in new])
+        return [convert.item(m) for m in self._call(self._stub.AddImages, request, timeout).items]
 
     def remove(self, ids: Iterable[int], *, timeout: float | None = None) -> list[int]:
         """Remove items; NotFound (and nothing removed) if any id is unknown. Durable on return."""
         request = pb.RemoveItemsRequest(ids=[int(i) for i in ids])
         return list(self._call(self._stub.RemoveItems, request, timeout).removed_ids)
 
+    # -- pictures ------------------------------------------------------------------------------
+    # Every ``*_sheet`` method also takes ``tile_size`` (pixels per tile, default 128), ``title``
+    # (None: the server describes the request; "": no title) and ``timeout``.
+
+    def thumbnails(self, ids: Iterable[int], *, size: int = DEFAULT_TILE_SIZE,
+                   timeout: float | None = None) -> dict[int, Thumbnail]:
+        """Thumbnails by id, in the order asked; NotFound if any id is unknown.
+
+        A picture the server cannot show is still returned, as a placeholder with ``missing_reason``.
+        """
+        request = pb.GetThumbnailsRequest(ids=[int(i) for i in ids], size=size)
+        return convert.thumbnails(self._call(self._stub.GetThumbnails, request, timeout))
+
+    def _render(self, timeout: float | None, tile_size: int, title: str | None, **request) -> Sheet:
+        message = pb.RenderSheetRequest(tile_size=tile_size, **request)
+        if title is not None:
+            message.title = title
+        return convert.sheet(self._call(self._stub.RenderSheet, message, timeout))
+
+    def search_sheet(self, image=None, *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                     timeout: float | None = None, **options) -> Sheet:
+        """The sheet of :meth:`search` (same arguments): the query tile, then the hits."""
+        return self._render(timeout, tile_size, title, search=convert.search_message(image, **options))
+
+    def combine_sheet(self, positive=(), negative=(), *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                      timeout: float | None = None, **options) -> Sheet:
+        """The sheet of :meth:`combine` (same arguments): a tile per term, then the hits."""
+        return self._render(timeout, tile_size, title, combine=convert.combine_message(positive, negative, **options))
+
+    def analogy_sheet(self, a, b, c, **options) -> Sheet:
+        """A − B + C drawn: ``combine_sheet([a, c], [b], **options)``."""
+        return self.combine_sheet([a, c], [b], **options)
+
+    def shift_sheet(self, start, *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                    timeout: float | None = None, **options) -> Sheet:
+        """The sheet of :meth:`shift` (same arguments): one row per α."""
+        return self._render(timeout, tile_size, title, shift=convert.shift_message(start, **options))
+
+    def walk_sheet(self, start, end, *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                   timeout: float | None = None, **options) -> Sheet:
+        """The sheet of :meth:`walk` (same arguments): one row per step, start first, end last."""
+        return self._render(timeout, tile_size, title, walk=convert.walk_message(start, end, **options))
+
+    def render_sheet(self, kind: str, *args, **options) -> Sheet:
+        """``render_sheet("walk", 3, 7, steps=5)`` is ``walk_sheet(3, 7, steps=5)``; kinds: :data:`SHEET_KINDS`."""
+        if kind not in SHEET_KINDS:
+            raise ValueError(f"unknown sheet kind {kind!r}; choose one of {', '.join(SHEET_KINDS)}")
+        return getattr(self, f"{kind}_sheet")(*args, **options)
+
     # -- the server ----------------------------------------------------------------------------
 
     def info(self, *, timeout: float | None = None) -> IndexInfo:
-        m = self._call(self._stub.Info, pb.InfoRequest(), timeout)
-        w, lim = m.weights, m.limits
-        return IndexInfo(
-            item_count=m.item_count, dimension=m.dimension, model=m.model, layer=m.layer,
-            weights=WeightsInfo(w.choice, w.description, w.sha256, w.pretrained), metric=m.metric,
-            faiss_factory=m.faiss_factory, uses_faiss=m.uses_faiss, device=m.device, versions=dict(m.versions),
-            limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes,
-                          lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels),
-        )
+        return convert.index_info(self._call(self._stub.Info, pb.InfoRequest(), timeout))
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """The standard health status: ``SERVING``, ``NOT_SERVING``, ``UNKNOWN`` or ``SERVICE_UNKNOWN``."""
         try:
-            response = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
+            response = self._call(self._channel.health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
         except LatentSpaceError as exc:
             if exc.code == "NOT_FOUND":
                 return "SERVICE_UNKNOWN"

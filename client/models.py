@@ -1,18 +1,47 @@
 """What the client returns and accepts: small frozen dataclasses, never protobuf messages.
 
-Vectors are read-only float32 NumPy arrays; they are left out of equality comparisons.
+Vectors are read-only float32 NumPy arrays; they are left out of equality comparisons. Pictures
+are PNG bytes, decoded with Pillow only when asked. :mod:`latentspace.client.convert` is the one
+place these become wire messages and back.
 """
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Hit", "IndexInfo", "Item", "Limits", "NewImage", "Query", "SearchResult", "WeightsInfo", "as_vector"]
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "Direction",
+    "Hit",
+    "ImageInput",
+    "IndexInfo",
+    "Item",
+    "Limits",
+    "NewImage",
+    "PathResult",
+    "PathStep",
+    "Query",
+    "QueryInput",
+    "SearchResult",
+    "Sheet",
+    "Term",
+    "TermInput",
+    "Thumbnail",
+    "WeightsInfo",
+    "as_vector",
+]
+
+ImageInput = bytes | bytearray | memoryview | str | os.PathLike
+"""An image as encoded bytes or the path of a file holding them."""
 
 
 def as_vector(values) -> np.ndarray:
@@ -100,7 +129,7 @@ class IndexInfo:
     limits: Limits
 
 
-def _read_image(image: bytes | bytearray | memoryview | str | os.PathLike) -> bytes:
+def _read_image(image: ImageInput) -> bytes:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return bytes(image)
     return Path(image).read_bytes()
@@ -139,7 +168,7 @@ class Query:
             object.__setattr__(self, "vector", as_vector(self.vector))
 
     @classmethod
-    def of(cls, value: Query | int | bytes | np.ndarray | str | os.PathLike) -> Query:
+    def of(cls, value: QueryInput) -> Query:
         """A query from a bare value: an int is an item id, bytes or a path an image, an array a vector."""
         if isinstance(value, Query):
             return value
@@ -150,3 +179,138 @@ class Query:
         if isinstance(value, (np.ndarray, list, tuple)):
             return cls(vector=np.asarray(value))
         return cls(image=_read_image(value))
+
+
+QueryInput = Query | int | bytes | np.ndarray | str | os.PathLike
+"""Anything :meth:`Query.of` accepts."""
+
+
+# -- direction arithmetic ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a combination: a point (image, item id or vector) or a stored direction's name.
+
+    ``weight`` is how much it counts (None means 1; finite and > 0): whether it pulls towards or
+    away depends on the list it is given in, positive or negative.
+    """
+
+    query: Query | None = None
+    direction: str | None = None
+    weight: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.query is None) == (self.direction is None):
+            raise ValueError("a term needs exactly one of query or direction")
+
+    @classmethod
+    def named(cls, direction: str, *, weight: float | None = None) -> Term:
+        """A stored direction as a term."""
+        return cls(direction=direction, weight=weight)
+
+    @classmethod
+    def of(cls, value: TermInput, *, weight: float | None = None) -> Term:
+        """A term from a bare value as :meth:`Query.of` reads it (an int is an item id, bytes or a
+        path an image, an array a vector); a Term is kept, with ``weight`` if given."""
+        if isinstance(value, Term):
+            return value if weight is None else replace(value, weight=weight)
+        return cls(query=Query.of(value), weight=weight)
+
+
+TermInput = Term | QueryInput
+"""Anything :meth:`Term.of` accepts."""
+
+
+@dataclass(frozen=True)
+class PathStep:
+    position: float
+    """The strength α of a shift, or the fraction t ∈ [0, 1] of the way for a walk."""
+    result: SearchResult
+
+    @property
+    def ids(self) -> list[int]:
+        return self.result.ids
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One row of neighbours per point of a shift or a walk, in order."""
+
+    steps: tuple[PathStep, ...]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[PathStep]:
+        return iter(self.steps)
+
+    def __getitem__(self, index: int) -> PathStep:
+        return self.steps[index]
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A named direction stored in the index."""
+
+    name: str
+    kind: str
+    """How it was made: ``sets``, ``labels``, ``classes`` or ``vector``."""
+    description: str
+    created_at: float
+    """Seconds since the Unix epoch."""
+    dimension: int
+    norm: float
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Read-only float32 ``(dimension,)``, when the call returns it."""
+
+
+# -- pictures -----------------------------------------------------------------------------------
+
+
+def _decode(png: bytes) -> Image.Image:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A stored item's ``size × size`` thumbnail, made by the server."""
+
+    id: int
+    png: bytes = field(repr=False)
+    missing_reason: str | None = None
+    """None when ``png`` shows the item; otherwise ``png`` is a grey placeholder and this says why
+    ("file missing", "file changed since it was indexed", ...)."""
+
+    @property
+    def missing(self) -> bool:
+        return self.missing_reason is not None
+
+    def image(self) -> Image.Image:
+        """The thumbnail as an RGB Pillow image."""
+        return _decode(self.png)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A contact sheet drawn by the server, and the results it shows."""
+
+    png: bytes = field(repr=False)
+    width: int
+    height: int
+    result: SearchResult | PathResult
+    """The hits (search, combine) or one step per row (shift, walk), as the plain call returns them."""
+
+    def image(self) -> Image.Image:
+        """The sheet as an RGB Pillow image."""
+        return _decode(self.png)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the PNG to ``path`` and return it."""
+        path = Path(path)
+        path.write_bytes(self.png)
+        return path

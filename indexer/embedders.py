@@ -27,6 +27,7 @@ __all__ = [
     "Embedder",
     "LayerSpec",
     "Preprocessing",
+    "UnitLayer",
     "WeightsChoice",
     "WeightsIdentity",
     "WeightsUnavailable",
@@ -147,6 +148,16 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
+class UnitLayer:
+    """A layer whose units can be looked at (``latentspace units``): a name for people, the
+    torchvision FX node (checked with ``get_graph_node_names``) and what it is."""
+
+    name: str
+    node: str
+    description: str
+
+
+@dataclass(frozen=True)
 class EmbedderSpec:
     """Everything that defines one network as an embedder (see torchvision's ``Weights`` enums)."""
 
@@ -166,6 +177,8 @@ class EmbedderSpec:
     """Returns the pretrained state dict without a network, or raises WeightsUnavailable."""
     pretrained_description: str
     max_batch: int = field(default=64)
+    unit_layers: tuple[UnitLayer, ...] = ()
+    """The layers whose units can be drawn, from the input up; the embedding layers are added to them."""
 
     def layer(self, name: str | None) -> LayerSpec:
         wanted = name or self.default_layer

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from latentspace.indexer.embedders import Embedder, EmbedderError, EmbedderSpec
+from latentspace.indexer.embedders import Embedder, EmbedderError, EmbedderSpec, UnitLayer
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item
 from latentspace.render.thumbnails import item_image_path
@@ -49,47 +49,9 @@ __all__ = [
 CACHE_FOLDER = "activations"
 
 
-@dataclass(frozen=True)
-class UnitLayer:
-    """A layer whose units can be looked at: a name for people and the torchvision FX node."""
-
-    name: str
-    node: str
-    description: str
-
-
-# Node names checked with torchvision.models.feature_extraction.get_graph_node_names.
-_UNIT_LAYERS: dict[str, tuple[UnitLayer, ...]] = {
-    # features = [conv, ReLU, pool, conv, ReLU, pool, conv, ReLU, conv, ReLU, conv, ReLU, pool]
-    "alexnet": (
-        UnitLayer("conv1", "features.1", "conv1 after ReLU, 64 units, 55×55 positions"),
-        UnitLayer("conv2", "features.4", "conv2 after ReLU, 192 units, 27×27"),
-        UnitLayer("conv3", "features.7", "conv3 after ReLU, 384 units, 13×13"),
-        UnitLayer("conv4", "features.9", "conv4 after ReLU, 256 units, 13×13"),
-        UnitLayer("conv5", "features.11", "conv5 after ReLU (before the last pool), 256 units, 13×13"),
-        UnitLayer("fc6", "classifier.2", "fc6 after ReLU, 4096 units"),
-        UnitLayer("fc7", "classifier.5", "fc7 after ReLU, 4096 units (the default embedding)"),
-    ),
-    # The last block of each of the seven stages (its output, after the residual add when the
-    # block has one), the stem and the 1×1 head convolution after their ReLU6, and the pool.
-    "efficientnet-lite0": (
-        UnitLayer("stem", "_swish", "stem conv after ReLU6, 32 units, 112×112"),
-        UnitLayer("stage1", "_blocks.0._bn2", "stage 1 output, 16 units, 112×112"),
-        UnitLayer("stage2", "_blocks.2.add", "stage 2 output, 24 units, 56×56"),
-        UnitLayer("stage3", "_blocks.4.add", "stage 3 output, 40 units, 28×28"),
-        UnitLayer("stage4", "_blocks.7.add", "stage 4 output, 80 units, 14×14"),
-        UnitLayer("stage5", "_blocks.10.add", "stage 5 output, 112 units, 14×14"),
-        UnitLayer("stage6", "_blocks.14.add", "stage 6 output, 192 units, 7×7"),
-        UnitLayer("stage7", "_blocks.15._bn2", "stage 7 output, 320 units, 7×7"),
-        UnitLayer("head", "_swish_1", "head 1×1 conv after ReLU6, 1280 units, 7×7"),
-        UnitLayer("pool", "_avg_pooling", "global average pool, 1280 units (the embedding)"),
-    ),
-}
-
-
 def unit_layers(spec: EmbedderSpec) -> tuple[UnitLayer, ...]:
-    """The layers of ``spec`` that units can be drawn for: the table above plus the embedder's own layers."""
-    known = list(_UNIT_LAYERS.get(spec.name, ()))
+    """The layers of ``spec`` that units can be drawn for: its ``unit_layers`` plus the embedder's own layers."""
+    known = list(spec.unit_layers)
     names = {layer.name for layer in known}
     known += [UnitLayer(layer.name, layer.node, f"{layer.name}, {layer.dim} units") for layer in spec.layers if layer.name not in names]
     return tuple(known)

@@ -1,54 +1,21 @@
-"""Fixtures shared by every test: seeded synthetic photos, an untrained AlexNet, a small index.
+"""Fixtures shared by every test: seeded synthetic photos, an untrained AlexNet, a small index, and
+real servers on 127.0.0.1:0 over it.
 
 Tests never need the network or files outside the repository: images are drawn here, and the
-embedder uses seeded random weights (``--weights random``), which is deterministic.
+embedder uses seeded random weights (``--weights random``), which is deterministic. Plain helpers
+live in ``tests/support`` (a package on the path); fixtures live in the ``conftest.py`` files.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_CORPUS = REPO / "demo" / "corpus"
-
-# Three visually distinct families, so even untrained features group them somewhat.
-_LABELS = {"red": (200, 40, 30), "green": (40, 170, 60), "blue": (30, 60, 200)}
-
-
-def draw_photo(seed: int, base: tuple[int, int, int], size: tuple[int, int] = (160, 120)) -> Image.Image:
-    """A seeded RGB picture: a tinted gradient with a few random shapes and some noise."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    array = np.zeros((h, w, 3), dtype=np.float64)
-    for c in range(3):
-        array[..., c] = base[c] * (0.6 + 0.4 * xx / w) + rng.normal(0, 12, (h, w))
-    image = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for _ in range(4):
-        x0, y0 = int(rng.integers(0, w - 20)), int(rng.integers(0, h - 20))
-        x1, y1 = x0 + int(rng.integers(10, 60)), y0 + int(rng.integers(10, 50))
-        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=colour)
-    return image
-
-
-def write_corpus(root: Path, per_label: int = 4) -> list[Path]:
-    """``root/<label>/<label>_<i>.{jpg,png}``: ``per_label`` images for each of three labels."""
-    paths = []
-    for li, (label, base) in enumerate(_LABELS.items()):
-        (root / label).mkdir(parents=True, exist_ok=True)
-        for i in range(per_label):
-            suffix = ".jpg" if i % 2 == 0 else ".png"
-            path = root / label / f"{label}_{i}{suffix}"
-            draw_photo(100 * li + i, base).save(path, quality=92) if suffix == ".jpg" else draw_photo(100 * li + i, base).save(path)
-            paths.append(path)
-    return paths
+from support.photos import write_corpus
+from support.servers import serve_in_process
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +50,47 @@ def small_index(_built_index, tmp_path) -> Path:
     target = tmp_path / "idx"
     shutil.copytree(_built_index, target)
     return target
+
+
+@pytest.fixture
+def start_server(random_embedder) -> Iterator[Callable]:
+    """``start_server(index_dir, embedder=None, **config_changes) -> RunningServer``; all are stopped at
+    teardown. Without ``embedder`` the server uses the session's untrained AlexNet."""
+    started = []
+
+    def start(index_dir: Path, embedder=None, **changes):
+        running = serve_in_process(index_dir, embedder or random_embedder, **changes)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop(grace=1.0)
+
+
+@pytest.fixture
+def server(start_server, small_index):
+    """A server over a fresh, mutable copy of the small cosine/Flat index."""
+    return start_server(small_index)
+
+
+@pytest.fixture
+def client(server):
+    from latentspace.client import Client
+
+    with Client(server.address, timeout=30.0) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shared(_built_index, random_embedder, tmp_path_factory):
+    """(running server, client) of one server per module over a copy of the small index."""
+    from latentspace.client import Client
+
+    target = tmp_path_factory.mktemp("sheets") / "idx"
+    shutil.copytree(_built_index, target)
+    running = serve_in_process(target, random_embedder)
+    client = Client(running.address, timeout=30.0)
+    yield running, client
+    client.close()
+    running.stop(grace=1.0)

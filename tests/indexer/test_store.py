@@ -17,6 +17,7 @@ from latentspace.indexer import (
     NewItem,
     exact_search,
 )
+from support.oracle import brute_force_rows
 
 DIM = 16
 INFO = EmbedderInfo(
@@ -27,18 +28,6 @@ INFO = EmbedderInfo(
 
 def items_for(vectors: np.ndarray, prefix: str = "v") -> list[NewItem]:
     return [NewItem(f"/corpus/{prefix}{i}.png", prefix, f"{prefix}{i}", 4, 4, v) for i, v in enumerate(vectors)]
-
-
-def brute_force(queries: np.ndarray, ids: np.ndarray, vectors: np.ndarray, k: int, metric: str):
-    """Top-k written out plainly in float64, independent of latentspace's code."""
-    q, v = queries.astype(np.float64), vectors.astype(np.float64)
-    if metric == "cosine":
-        scores = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (v / np.linalg.norm(v, axis=1, keepdims=True)).T
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    else:
-        scores = ((q[:, None, :] - v[None, :, :]) ** 2).sum(-1)
-        order = np.argsort(scores, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(scores, order, 1), ids[order]
 
 
 @pytest.fixture(params=["cosine", "l2"])
@@ -63,8 +52,8 @@ def test_flat_search_equals_brute_force_through_adds_and_removes(metric, rng, tm
     with IndexStore.create(tmp_path / "idx", INFO, IndexSettings(metric=metric)) as store:
         ids = np.asarray(store.add(items_for(vectors[:200])), dtype=np.int64)
         assert store.uses_faiss and store.faiss.ntotal == 200
-        assert_same_results(store.search(queries, 10), brute_force(queries, ids, vectors[:200], 10, metric))
-        assert_same_results(exact_search(queries, ids, vectors[:200], 10, metric), brute_force(queries, ids, vectors[:200], 10, metric))
+        assert_same_results(store.search(queries, 10), brute_force_rows(queries, ids, vectors[:200], 10, metric))
+        assert_same_results(exact_search(queries, ids, vectors[:200], 10, metric), brute_force_rows(queries, ids, vectors[:200], 10, metric))
 
         removed = ids[::3]
         assert sorted(store.remove(removed.tolist())) == sorted(removed.tolist())
@@ -74,7 +63,7 @@ def test_flat_search_equals_brute_force_through_adds_and_removes(metric, rng, tm
         keep = ~np.isin(ids, removed)
         all_ids = np.concatenate([ids[keep], new_ids])
         all_vectors = np.concatenate([vectors[:200][keep], vectors[200:]])
-        expected = brute_force(queries, all_ids, all_vectors, 10, metric)
+        expected = brute_force_rows(queries, all_ids, all_vectors, 10, metric)
         assert_same_results(store.search(queries, 10), expected)
         np.testing.assert_array_equal(store.vectors(new_ids[:3]), vectors[200:203])
         with pytest.raises(KeyError):
@@ -102,7 +91,7 @@ def test_batched_flat_search_equals_one_query_at_a_time(metric, rng):
     singles = [index.search(q[None, :], 10) for q in queries]
     np.testing.assert_array_equal(batched[1], np.concatenate([ids for _, ids in singles]))
     np.testing.assert_allclose(batched[0], np.concatenate([scores for scores, _ in singles]), rtol=1e-5, atol=1e-5)
-    assert_same_results(batched, brute_force(queries, ids, vectors, 10, metric))
+    assert_same_results(batched, brute_force_rows(queries, ids, vectors, 10, metric))
 
 
 def test_scores_follow_the_metric_convention(metric, rng, tmp_path):
@@ -140,7 +129,7 @@ def test_allowed_ids_restricts_results(factory, metric, rng, tmp_path):
         allowed = ids[rng.permutation(50)[:9]]
         scores, found = store.search(queries, 5, allowed_ids=allowed)
         mask = np.isin(ids, allowed)
-        assert_same_results((scores, found), brute_force(queries, ids[mask], vectors[mask], 5, metric))
+        assert_same_results((scores, found), brute_force_rows(queries, ids[mask], vectors[mask], 5, metric))
         _, few = store.search(queries, 12, allowed_ids=allowed)
         assert ((few[:, :9] >= 0) & np.isin(few[:, :9], allowed)).all() and (few[:, 9:] == -1).all()
 
@@ -159,7 +148,7 @@ def test_allowed_ids_on_a_trained_ivf_index_keeps_its_nprobe(metric, rng, tmp_pa
         allowed = ids[rng.permutation(200)[:30]]
         scores, found = store.search(queries, 5, allowed_ids=allowed)
         mask = np.isin(ids, allowed)
-        assert_same_results((scores, found), brute_force(queries, ids[mask], vectors[mask], 5, metric))
+        assert_same_results((scores, found), brute_force_rows(queries, ids[mask], vectors[mask], 5, metric))
 
 
 @pytest.mark.parametrize("factory", ["Flat", "IVF64,Flat"], ids=["faiss", "exact"])
@@ -170,8 +159,8 @@ def test_exclude_ids_drops_per_query_and_still_returns_k(factory, metric, rng, t
         queries = vectors[:3]
         exclude = [{int(ids[0])}, {int(ids[1]), int(ids[5]), int(ids[6])}, set()]
         scores, found = store.search(queries, 6, exclude_ids=exclude)
-        _, plain = brute_force(queries, ids, vectors, 40, metric)
-        plain_scores, _ = brute_force(queries, ids, vectors, 40, metric)
+        _, plain = brute_force_rows(queries, ids, vectors, 40, metric)
+        plain_scores, _ = brute_force_rows(queries, ids, vectors, 40, metric)
         for row, excluded in enumerate(exclude):
             keep = ~np.isin(plain[row], list(excluded))
             np.testing.assert_array_equal(found[row], plain[row][keep][:6])

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from render_support import is_blank, mean_abs_diff
+from support.pictures import is_blank, mean_abs_diff
 
 from latentspace.render.atlas import EMPTY, layout_grid, render_atlas
 from latentspace.render.atlas_html import AtlasEntry, atlas_html

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from render_support import is_blank
+from support.pictures import is_blank
 
 from latentspace.render.kernels import BACKGROUND, first_conv_weight, kernel_grid, kernel_grid_geometry
 

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 from PIL import Image, ImageDraw
-from render_support import is_blank, mean_abs_diff
+from support.pictures import is_blank, mean_abs_diff
 
 from latentspace.render.sheets import (
     BACKGROUND,

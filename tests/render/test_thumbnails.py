@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from render_support import is_blank, mean_abs_diff
+from support.pictures import is_blank, mean_abs_diff
 
 from latentspace.indexer.item_db import Item
 from latentspace.render import thumbnails

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from render_support import mean_abs_diff
+from support.pictures import mean_abs_diff
 from torchvision.models.feature_extraction import get_graph_node_names
 
 from latentspace.indexer import EmbedderError, IndexStore

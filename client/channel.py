@@ -1,0 +1,81 @@
+"""The client's connection: a gRPC channel (plain or TLS), its bearer token, and the one call path.
+
+:meth:`Channel.call` is the one place a deadline is applied and a gRPC failure becomes one of
+the exceptions of :mod:`latentspace.client.errors`, so nothing above it sees ``grpc.RpcError``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+
+from latentspace.client.errors import error_from_status
+from latentspace.proto.v1 import latentspace_pb2_grpc as pb_grpc
+
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Channel", "read_token"]
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
+
+
+def read_token(path: Path) -> str:
+    """The token in a token file: its one line, surrounding whitespace ignored."""
+    token = path.read_text(encoding="ascii", errors="strict").strip()
+    if not token or any(not 0x21 <= ord(ch) <= 0x7E for ch in token):
+        raise ValueError(f"token file {path} must hold one token: printable ASCII without spaces")
+    return token
+
+
+class Channel:
+    """A connection to one server, with the service's stub and the standard health stub."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout: float,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        ca: str | os.PathLike | None = None,
+        token: str | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if token is not None and token_file is not None:
+            raise ValueError("give token or token_file, not both")
+        self.address = address
+        self.timeout = timeout
+        if token_file is not None:
+            token = read_token(Path(token_file))
+        self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if ca is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca).read_bytes())
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self.stub = pb_grpc.LatentSpaceStub(self._channel)
+        self.health = health_pb2_grpc.HealthStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def call(self, rpc, request, timeout: float | None):
+        """``rpc(request)`` with the deadline and the token; failures raised as LatentSpaceError."""
+        try:
+            return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            code = exc.code().name if exc.code() is not None else "UNKNOWN"
+            details = exc.details() or "no details"
+            if code == "CANCELLED":
+                # This client never cancels a call, so the server (gRPC itself) did: a call that
+                # arrives as the server stops is cancelled before any handler sees it. Retryable.
+                code, details = "UNAVAILABLE", f"the server cancelled the call; it is shutting down ({details})"
+            if code == "UNAVAILABLE":
+                details = f"server at {self.address}: {details}"
+            raise error_from_status(code, details) from None

@@ -1,0 +1,229 @@
+"""Every conversion between the client's models and the wire messages, each written once.
+
+Requests are built here from the client's arguments and responses read back into the frozen
+dataclasses of :mod:`latentspace.client.models`. A search, combine, shift or walk is sent on its
+own or inside a RenderSheet request; both use the same builder, so a sheet always shows exactly
+what the plain call returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from latentspace.client.models import (
+    Direction,
+    Hit,
+    ImageInput,
+    IndexInfo,
+    Item,
+    Limits,
+    NewImage,
+    PathResult,
+    PathStep,
+    Query,
+    QueryInput,
+    SearchResult,
+    Sheet,
+    Term,
+    TermInput,
+    Thumbnail,
+    WeightsInfo,
+    as_vector,
+)
+from latentspace.proto.v1 import latentspace_pb2 as pb
+from latentspace.proto.vectors import vector_message
+
+__all__ = [
+    "METHODS",
+    "combine_message",
+    "direction",
+    "direction_message",
+    "index_info",
+    "item",
+    "new_image_message",
+    "options_message",
+    "path_result",
+    "query_message",
+    "search_message",
+    "search_result",
+    "sheet",
+    "shift_message",
+    "term_message",
+    "thumbnails",
+    "walk_message",
+]
+
+METHODS = {
+    "add": pb.COMBINE_METHOD_ADD,
+    "cosmul": pb.COMBINE_METHOD_COSMUL,
+    "average": pb.COMBINE_METHOD_AVERAGE,
+    "best_score": pb.COMBINE_METHOD_BEST_SCORE,
+}
+"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector and best_score."""
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def query_message(query: Query) -> pb.Query:
+    if query.image is not None:
+        return pb.Query(image=query.image)
+    if query.item_id is not None:
+        return pb.Query(item_id=query.item_id)
+    return pb.Query(vector=vector_message(query.vector))
+
+
+def options_message(k: int, include: bool, labels: Iterable[str]) -> pb.SearchOptions:
+    """``include``: keep the query's own items (``not exclude_self``, ``include_terms``, ``include_ends``...)."""
+    return pb.SearchOptions(k=k, include_self=include, labels=list(labels))
+
+
+def term_message(value: TermInput) -> pb.Term:
+    term = Term.of(value)
+    message = pb.Term(direction=term.direction) if term.direction is not None else pb.Term(query=query_message(term.query))
+    if term.weight is not None:
+        message.weight = term.weight
+    return message
+
+
+def new_image_message(image: NewImage) -> pb.NewImage:
+    return pb.NewImage(data=image.data, path=image.path, label=image.label)
+
+
+def search_message(
+    image: ImageInput | None = None,
+    *,
+    item_id: int | None = None,
+    vector: Sequence[float] | np.ndarray | None = None,
+    k: int = 10,
+    exclude_self: bool = True,
+    labels: Iterable[str] = (),
+) -> pb.SearchRequest:
+    query = Query(image=image, item_id=item_id, vector=vector)
+    return pb.SearchRequest(query=query_message(query), options=options_message(k, not exclude_self, labels))
+
+
+def combine_message(
+    positive: Iterable[TermInput] = (),
+    negative: Iterable[TermInput] = (),
+    *,
+    method: str = "add",
+    k: int = 10,
+    include_terms: bool = False,
+    labels: Iterable[str] = (),
+) -> pb.CombineRequest:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return pb.CombineRequest(positive=[term_message(t) for t in positive], negative=[term_message(t) for t in negative],
+                             method=METHODS[method], options=options_message(k, include_terms, labels))
+
+
+def shift_message(
+    start: QueryInput,
+    *,
+    direction: str | None = None,
+    vector: Sequence[float] | np.ndarray | None = None,
+    alphas: Iterable[float] = (0.0, 0.5, 1.0),
+    k: int = 10,
+    include_start: bool = False,
+    labels: Iterable[str] = (),
+) -> pb.ShiftRequest:
+    if (direction is None) == (vector is None):
+        raise ValueError("give exactly one of direction (a stored name) or vector")
+    request = pb.ShiftRequest(start=query_message(Query.of(start)), alphas=[float(a) for a in alphas],
+                              options=options_message(k, include_start, labels))
+    if direction is not None:
+        request.direction_name = direction
+    else:
+        request.direction_vector.CopyFrom(vector_message(vector))
+    return request
+
+
+def walk_message(
+    start: QueryInput,
+    end: QueryInput,
+    *,
+    steps: int = 6,
+    slerp: bool = False,
+    unique: bool = False,
+    k: int = 10,
+    include_ends: bool = False,
+    labels: Iterable[str] = (),
+) -> pb.WalkRequest:
+    return pb.WalkRequest(start=query_message(Query.of(start)), end=query_message(Query.of(end)), steps=steps,
+                          interpolation=pb.INTERPOLATION_SLERP if slerp else pb.INTERPOLATION_LINEAR,
+                          unique=unique, options=options_message(k, include_ends, labels))
+
+
+def direction_message(
+    name: str,
+    *,
+    positive: Iterable[QueryInput] | None = None,
+    negative: Iterable[QueryInput] | None = None,
+    labels: tuple[str, str] | None = None,
+    classes: tuple[str, str] | None = None,
+    vector: Sequence[float] | np.ndarray | None = None,
+) -> pb.CreateDirectionRequest:
+    """A CreateDirection request from exactly one source: example sets, two labels, two classes or a vector."""
+    sets = positive is not None or negative is not None
+    given = [n for n, v in (("positive/negative", sets or None), ("labels", labels), ("classes", classes),
+                            ("vector", vector)) if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one source: positive and negative, labels, classes or vector (got {given})")
+    request = pb.CreateDirectionRequest(name=name)
+    if sets:
+        request.sets.positive.extend(query_message(Query.of(q)) for q in positive or ())
+        request.sets.negative.extend(query_message(Query.of(q)) for q in negative or ())
+    elif labels is not None:
+        request.labels.positive, request.labels.negative = labels
+    elif classes is not None:
+        request.classes.positive, request.classes.negative = classes
+    else:
+        request.vector.CopyFrom(vector_message(vector))
+    return request
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+def search_result(message: pb.SearchResponse) -> SearchResult:
+    return SearchResult(tuple(Hit(h.id, h.score, h.path, h.label) for h in message.hits), message.metric)
+
+
+def path_result(message: pb.PathResponse) -> PathResult:
+    return PathResult(tuple(PathStep(s.position, search_result(s.result)) for s in message.steps))
+
+
+def item(message: pb.Item) -> Item:
+    vector = as_vector(message.vector.values) if message.HasField("vector") else None
+    return Item(message.id, message.path, message.label, message.sha256, message.width, message.height,
+                message.stored_file or None, vector)
+
+
+def direction(message: pb.Direction) -> Direction:
+    vector = as_vector(message.vector.values) if message.HasField("vector") else None
+    return Direction(message.name, message.kind, message.description, message.created_at, message.dimension,
+                     message.norm, vector)
+
+
+def index_info(m: pb.InfoResponse) -> IndexInfo:
+    w, lim = m.weights, m.limits
+    return IndexInfo(
+        item_count=m.item_count, dimension=m.dimension, model=m.model, layer=m.layer,
+        weights=WeightsInfo(w.choice, w.description, w.sha256, w.pretrained), metric=m.metric,
+        faiss_factory=m.faiss_factory, uses_faiss=m.uses_faiss, device=m.device, versions=dict(m.versions),
+        limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes,
+                      lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels),
+    )
+
+
+def thumbnails(message: pb.GetThumbnailsResponse) -> dict[int, Thumbnail]:
+    return {t.id: Thumbnail(t.id, t.png, t.missing_reason or None) for t in message.thumbnails}
+
+
+def sheet(message: pb.RenderSheetResponse) -> Sheet:
+    kind = message.WhichOneof("result")
+    result = path_result(message.path) if kind == "path" else search_result(message.search)
+    return Sheet(message.png, message.width, message.height, result)
