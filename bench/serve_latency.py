@@ -50,8 +50,8 @@ from latentspace.indexer import EmbedderConfig, EmbedderInfo, IndexSettings, Ind
 from latentspace.indexer.images import decode_image
 from latentspace.server.app import create_server
 from latentspace.server.config import ServerConfig
-from latentspace.server.engine import SearchEngine
-from latentspace.server.queries import ImageQuery, ItemQuery, SearchOptions, VectorQuery
+from latentspace.server.search.engine import SearchEngine
+from latentspace.server.search.queries import ImageQuery, ItemQuery, SearchOptions, VectorQuery
 
 K = 10
 

@@ -70,7 +70,7 @@ def explain(exc: Exception) -> str | None:
         ("latentspace.indexer.manifest", ("IndexMismatch",)),
         ("latentspace.indexer.store", ("IndexCorrupt", "IndexLocked")),
         ("latentspace.indexer.faiss_index", ("FaissError",)),
-        ("latentspace.server.auth", ("AccessConfigError",)),
+        ("latentspace.server.errors", ("AccessConfigError",)),
     ):
         if module in sys.modules:
             expected += [getattr(sys.modules[module], name) for name in names]

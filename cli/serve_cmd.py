@@ -10,6 +10,10 @@ from latentspace.cli.common import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    # Every default is ServerConfig's (a small module, no torch or gRPC): written once, shown in --help.
+    from latentspace.server.config import MiB, ServerConfig
+
+    d = ServerConfig()
     serve = subparsers.add_parser(
         "serve",
         help="serve an index over gRPC (search, embed, add, remove, info)",
@@ -18,23 +22,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "The address is printed once the server is SERVING.",
     )
     serve.add_argument("index", type=Path, metavar="DIR", help="index directory built by `latentspace index`")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    serve.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one and prints it)")
-    serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                       help="where the network runs (default: auto, a GPU when there is one)")
+    serve.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=d.port,
+                       help=f"port (default {d.port}; 0 picks a free one and prints it)")
+    serve.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"),
+                       help=f"where the network runs (default: {d.device}, a GPU when there is one)")
     serve.add_argument("--weights", default=None, metavar="imagenet|random[:SEED]|PATH",
                        help="weights to load instead of those the manifest names (they must hash the same)")
     limits = serve.add_argument_group("limits")
-    limits.add_argument("--max-k", type=int, default=1000, help="most neighbours per query (default 1000)")
-    limits.add_argument("--max-batch-queries", type=int, default=128, help="most queries per BatchSearch (default 128)")
-    limits.add_argument("--max-add-images", type=int, default=64, help="most images per AddImages (default 64)")
-    limits.add_argument("--max-message-mb", type=float, default=64.0, help="gRPC message size limit in MiB (default 64)")
-    limits.add_argument("--grace", type=float, default=10.0, help="seconds calls in flight get at shutdown (default 10)")
-    limits.add_argument("--batch-window-ms", type=float, default=5.0,
-                        help="how long image queries wait for others to share a forward pass (default 5)")
-    limits.add_argument("--workers", type=int, default=16, help="threads answering calls (default 16)")
-    limits.add_argument("--max-concurrent-rpcs", type=int, default=256,
-                        help="calls in progress or queued; past it new calls get RESOURCE_EXHAUSTED at once (default 256)")
+    limits.add_argument("--max-k", type=int, default=d.max_k, help=f"most neighbours per query (default {d.max_k})")
+    limits.add_argument("--max-batch-queries", type=int, default=d.max_batch_queries,
+                        help=f"most queries per BatchSearch (default {d.max_batch_queries})")
+    limits.add_argument("--max-add-images", type=int, default=d.max_add_images,
+                        help=f"most images per AddImages (default {d.max_add_images})")
+    limits.add_argument("--max-message-mb", type=float, default=d.max_message_bytes / MiB,
+                        help=f"gRPC message size limit in MiB (default {d.max_message_bytes / MiB:g})")
+    limits.add_argument("--grace", type=float, default=d.grace_seconds,
+                        help=f"seconds calls in flight get at shutdown (default {d.grace_seconds:g})")
+    limits.add_argument("--batch-window-ms", type=float, default=d.batch_window_ms,
+                        help=f"how long image queries wait for others to share a forward pass "
+                             f"(default {d.batch_window_ms:g})")
+    limits.add_argument("--workers", type=int, default=d.max_workers,
+                        help=f"threads answering calls (default {d.max_workers})")
+    limits.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
+                        help=f"calls in progress or queued; past it new calls get RESOURCE_EXHAUSTED at once "
+                             f"(default {d.max_concurrent_rpcs})")
     access = serve.add_argument_group("access", "TLS and a bearer token; both off by default (see docs/RELIABILITY.md)")
     access.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve TLS with this certificate chain")
     access.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")

@@ -158,7 +158,7 @@ def index_corpus(
     """Embed the new and changed files of ``entries`` into ``store``; see :class:`IndexReport`."""
     started = time.perf_counter()
     report = IndexReport()
-    states = store.db.file_states()
+    states = store.file_states()
     jobs = _plan(entries, states, report)
     for skipped in report.skipped:
         if on_skip:
@@ -192,7 +192,7 @@ def index_corpus(
                         on_skip(skipped)
                 elif p.status == "same":
                     assert p.job.previous is not None
-                    store.db.touch(p.job.previous.id, file_size=p.job.size, mtime_ns=p.job.mtime_ns)
+                    store.touch(p.job.previous.id, file_size=p.job.size, mtime_ns=p.job.mtime_ns)
                     report.unchanged += 1
                 else:
                     assert vectors is not None

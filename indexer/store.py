@@ -20,7 +20,8 @@ import errno
 import fcntl
 import os
 import re
-from collections.abc import Collection, Sequence
+import sqlite3
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +29,12 @@ import numpy as np
 
 from latentspace.indexer.atomic import atomic_write_bytes, fsync_directory
 from latentspace.indexer.faiss_index import FaissError, FaissIndex, normalize_rows, sha256_bytes
-from latentspace.indexer.item_db import Item, ItemDB, NewItem
+from latentspace.indexer.item_db import Direction, FileState, Item, ItemDB, NewItem, disk_full
 from latentspace.indexer.manifest import EmbedderInfo, FileRecord, IndexMismatch, Manifest, Metric
 from latentspace.indexer.rwlock import ReadWriteLock
 from latentspace.indexer.vector_table import VectorTable
 
-__all__ = ["IndexCorrupt", "IndexLocked", "IndexSettings", "IndexStore", "exact_search"]
+__all__ = ["DirectionExists", "IndexCorrupt", "IndexLocked", "IndexSettings", "IndexStore", "exact_search"]
 
 MANIFEST = "manifest.json"
 ITEMS_DB = "items.sqlite"
@@ -47,6 +48,10 @@ class IndexLocked(RuntimeError):
 
 class IndexCorrupt(ValueError):
     """A file of the index directory does not match its manifest."""
+
+
+class DirectionExists(KeyError):
+    """A named direction of that name is already stored."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +280,32 @@ class IndexStore:
     def remove(self, ids: Collection[int]) -> list[int]:
         return self.apply(delete=ids)[1]
 
+    def touch(self, item_id: int, *, file_size: int, mtime_ns: int) -> None:
+        """Record a new size and modification time for a file whose content did not change."""
+        self._require_writable()
+        with self._rw.write():
+            self.db.touch(item_id, file_size=file_size, mtime_ns=mtime_ns)
+
+    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray) -> Direction:
+        """Store a new named direction; :class:`DirectionExists` if the name is taken (also by a
+        concurrent writer), and an ``ENOSPC`` OSError when the disk is full."""
+        self._require_writable()
+        with self._rw.write():
+            try:
+                return self.db.put_direction(name, kind, description, vector)
+            except sqlite3.IntegrityError:
+                raise DirectionExists(name) from None
+            except sqlite3.Error as exc:
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise disk_full(self.db.path, exc) from exc
+                raise
+
+    def delete_direction(self, name: str) -> bool:
+        """Remove a named direction; False if there was none."""
+        self._require_writable()
+        with self._rw.write():
+            return self.db.delete_direction(name)
+
     def train(self, *, use_gpu: bool = False) -> bool:
         """Train an index that needs it once enough vectors are stored; True if it is now in use."""
         self._require_writable()
@@ -331,7 +362,39 @@ class IndexStore:
     # -- reading -------------------------------------------------------------------------------
 
     def items(self, ids: Sequence[int]) -> dict[int, Item]:
-        return self.db.items(ids)
+        """The items among ``ids`` that exist, by id."""
+        with self._rw.read():
+            return self.db.items(ids)
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item in id order, as stored when the call was made."""
+        with self._rw.read():
+            items = list(self.db.iter_items())
+        return iter(items)
+
+    def ids_with_labels(self, labels: Sequence[str]) -> np.ndarray:
+        """Ids (sorted) of the items whose label is one of ``labels``."""
+        with self._rw.read():
+            return self.db.ids_with_labels(labels)
+
+    def label_counts(self) -> dict[str, int]:
+        """How many items carry each label, by label."""
+        with self._rw.read():
+            return self.db.label_counts()
+
+    def file_states(self) -> dict[str, FileState]:
+        """What the indexer recorded of each corpus file (size, mtime, hash), by path."""
+        with self._rw.read():
+            return self.db.file_states()
+
+    def get_direction(self, name: str) -> Direction | None:
+        with self._rw.read():
+            return self.db.get_direction(name)
+
+    def list_directions(self) -> list[Direction]:
+        """Every named direction, by name."""
+        with self._rw.read():
+            return self.db.list_directions()
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """Raw stored vectors ``(len(ids), d)``; KeyError for an unknown id."""

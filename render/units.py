@@ -170,7 +170,7 @@ def index_activations(
 
     Read from the cache when it matches the items and the weights, else computed and cached.
     """
-    items = list(store.db.iter_items())
+    items = list(store.iter_items())
     if not items:
         raise ValueError(f"index {store.directory} holds no items")
     folder = Path(store.directory) / CACHE_FOLDER

@@ -23,11 +23,12 @@ from grpc_reflection.v1alpha import reflection
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
 from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
-from latentspace.server.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
 from latentspace.server.config import ServerConfig
-from latentspace.server.engine import SearchEngine
-from latentspace.server.health_service import ClosableHealthServicer
-from latentspace.server.service import SERVICE_NAME, LatentSpaceService, add_to_server
+from latentspace.server.rpc.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
+from latentspace.server.rpc.health import ClosableHealthServicer
+from latentspace.server.rpc.interceptors import CallCounter, InFlight, RequestParsing, StatusMapping
+from latentspace.server.rpc.servicer import SERVICE, SERVICE_NAME, LatentSpaceServicer
+from latentspace.server.search.engine import SearchEngine
 
 __all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
 
@@ -48,7 +49,7 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
 class RunningServer:
     """A started server over one index; :meth:`stop` (or leaving a ``with`` block) shuts it down."""
 
-    def __init__(self, server: grpc.Server, service: LatentSpaceService, health_servicer: ClosableHealthServicer,
+    def __init__(self, server: grpc.Server, service: LatentSpaceServicer, health_servicer: ClosableHealthServicer,
                  port: int, config: ServerConfig) -> None:
         self.server = server
         self.service = service
@@ -112,7 +113,10 @@ def create_server(
     weights are compared with the manifest, and a difference fails here, before listening.
     Token and TLS files are read first, so a bad one fails before anything is loaded.
     """
-    interceptors, credentials = _access(config)
+    access, credentials = _access(config)
+    in_flight = InFlight()
+    interceptors = [*access, CallCounter(SERVICE_NAME, in_flight),
+                    RequestParsing(SERVICE), StatusMapping(SERVICE_NAME)]
     if embedder is None:
         embedder = load_index_embedder(index_dir, device=config.device, weights=weights)
     store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
@@ -128,8 +132,8 @@ def create_server(
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
             interceptors=interceptors,
         )
-        service = LatentSpaceService(engine)
-        add_to_server(service, server)
+        service = LatentSpaceServicer(engine, in_flight)
+        service.add_to_server(server)
         health_servicer = ClosableHealthServicer()
         for name in ("", SERVICE_NAME):
             health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)

@@ -1,4 +1,8 @@
-"""The server's settings, parsed once from flags and passed down as one frozen object."""
+"""The server's settings, parsed once from flags and passed down as one frozen object.
+
+Every limit and default is defined here and read everywhere else (the engines, the servicer's
+``Info`` answer, ``latentspace serve``'s flags and their help).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,71 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from latentspace.server.arith_config import ArithmeticLimits
-from latentspace.server.sheet_config import PictureLimits
-
-__all__ = ["MiB", "ServerConfig"]
+__all__ = ["ArithmeticLimits", "MIN_TILE_SIZE", "MiB", "PictureLimits", "ServerConfig"]
 
 MiB = 1 << 20
+
+@dataclass(frozen=True)
+class ArithmeticLimits:
+    """How much one Combine, Shift, Walk or CreateDirection may ask for.
+
+    Requests past a limit are INVALID_ARGUMENT with a message naming the limit; nothing is
+    embedded or searched before these checks pass.
+    """
+
+    max_terms: int = 32
+    """Most terms (positive and negative together) in one Combine."""
+    max_steps: int = 64
+    """Most strengths in one Shift and most points in one Walk."""
+    max_alpha: float = 10.0
+    """Largest |α| of a Shift, in lengths of the start vector."""
+    max_examples: int = 256
+    """Most examples on each side of a direction made from two sets."""
+    candidate_factor: int = 10
+    """On approximate indexes, candidates gathered per query: max(factor·k, min_candidates)."""
+    min_candidates: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("max_terms", "max_examples", "candidate_factor", "min_candidates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps < 2:
+            raise ValueError(f"max_steps must be at least 2 (a walk has two ends), got {self.max_steps}")
+        if not self.max_alpha > 0:
+            raise ValueError(f"max_alpha must be positive, got {self.max_alpha}")
+
+    def candidates(self, k: int) -> int:
+        """How many neighbours to gather from an approximate index to rank ``k`` exactly."""
+        return max(self.candidate_factor * k, self.min_candidates)
+
+
+MIN_TILE_SIZE = 16
+"""Below this a thumbnail shows nothing recognisable and its caption does not fit."""
+
+
+@dataclass(frozen=True)
+class PictureLimits:
+    """How much one GetThumbnails or RenderSheet may ask for.
+
+    Both are checked before anything is decoded or drawn: a count or a size out of range is
+    INVALID_ARGUMENT (a size) or RESOURCE_EXHAUSTED (a count, or too many pixels), with a message
+    that says what would fit.
+    """
+
+    max_thumbnails: int = 256
+    """Most ids in one GetThumbnails."""
+    max_tile_size: int = 512
+    """Largest side of a thumbnail or of a sheet's tiles, in pixels."""
+    max_picture_pixels: int = 20_000_000
+    """Most pixels in one answer: count × size² of thumbnails, or a sheet's width × height
+    (20 Mpx of RGB is 60 MB raw, and its PNG stays under the default 64 MiB message limit)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_thumbnails", "max_picture_pixels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_tile_size < MIN_TILE_SIZE:
+            raise ValueError(f"max_tile_size must be at least {MIN_TILE_SIZE}, got {self.max_tile_size}")
 
 
 @dataclass(frozen=True)

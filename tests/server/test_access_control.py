@@ -141,7 +141,7 @@ def test_token_metadata_must_be_exact(start_server, small_index, token_file):
 
 def test_the_token_is_compared_in_constant_time(start_server, small_index, token_file, monkeypatch):
     from latentspace.client import Client
-    from latentspace.server import auth
+    from latentspace.server.rpc import auth
 
     compared = []
     real = auth.hmac.compare_digest

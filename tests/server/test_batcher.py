@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from latentspace.server.batcher import Batcher
+from latentspace.server.search.batcher import Batcher
 
 WINDOW_S = 2.0
 

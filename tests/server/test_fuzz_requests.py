@@ -37,7 +37,7 @@ A_VALID_IMAGE = st.integers(0, len(IMAGES) - 1).map(_valid_image)  # a strategy'
 @pytest.fixture(scope="module")
 def engine(shared_index, random_embedder):
     from latentspace.indexer import IndexStore
-    from latentspace.server.engine import SearchEngine
+    from latentspace.server.search.engine import SearchEngine
 
     from support.servers import server_config
 
@@ -59,7 +59,7 @@ def _vectors(draw) -> np.ndarray:
 
 
 def _queries(ids: list[int]):
-    from latentspace.server.queries import ImageQuery, ItemQuery, VectorQuery
+    from latentspace.server.search.queries import ImageQuery, ItemQuery, VectorQuery
 
     return st.one_of(
         st.builds(ImageQuery, st.one_of(st.binary(max_size=300), A_VALID_IMAGE)),
@@ -69,7 +69,7 @@ def _queries(ids: list[int]):
 
 
 def _options():
-    from latentspace.server.queries import SearchOptions
+    from latentspace.server.search.queries import SearchOptions
 
     labels = st.lists(st.one_of(st.text(max_size=12), st.sampled_from(["red", "green", "blue"])), max_size=4)
     return st.builds(SearchOptions, k=st.one_of(st.integers(1, 50), st.integers(-2, 60), INT32),
@@ -83,7 +83,7 @@ def _stored(engine) -> tuple[int, list[int]]:
 
 def test_searches_from_arbitrary_values(engine):
     from latentspace.server.errors import ServiceError
-    from latentspace.server.arithmetic import QueryError
+    from latentspace.server.errors import InvalidQuery as QueryError
 
     ids = _stored(engine)[1]
     before = _stored(engine)
@@ -113,7 +113,7 @@ def test_searches_from_arbitrary_values(engine):
 
 def test_adds_from_arbitrary_values(engine):
     from latentspace.server.errors import ServiceError
-    from latentspace.server.queries import ImageToAdd
+    from latentspace.server.search.queries import ImageToAdd
 
     texts = st.one_of(st.from_regex(r"[a-z0-9_ .-]{0,12}(/[a-z0-9_ .-]{1,12}){0,2}", fullmatch=True),
                       st.text(max_size=40),

@@ -44,7 +44,7 @@ def test_add_on_a_full_disk_is_resource_exhausted_and_stores_nothing(where, star
     from latentspace import client as ls
     from latentspace.client import Client, NewImage
     from latentspace.indexer import atomic
-    from latentspace.server import engine as engine_module
+    from latentspace.server.search import engine as engine_module
 
     running = start_server(small_index)
     images = [NewImage(photo_bytes(300 + i), f"full/{i}.png", "full") for i in range(3)]
@@ -218,7 +218,7 @@ def test_a_passed_deadline_stops_the_work_between_stages(rpc, small_index, rando
 
 
 def test_deadline_check_raises_the_core_error():
-    from latentspace.server.deadline import NO_DEADLINE, Deadline
+    from latentspace.server.search.deadline import NO_DEADLINE, Deadline
     from latentspace.server.errors import DeadlineExceeded
 
     NO_DEADLINE.check("anywhere")

@@ -20,7 +20,7 @@ LIMITS = dict(max_terms=4, max_steps=5, max_alpha=2.0, max_examples=3)
 @pytest.fixture
 def limited(start_server, small_index):
     from latentspace.client import Client
-    from latentspace.server.arith_config import ArithmeticLimits
+    from latentspace.server.config import ArithmeticLimits
 
     running = start_server(small_index, arithmetic=ArithmeticLimits(**LIMITS))
     with Client(running.address) as client:

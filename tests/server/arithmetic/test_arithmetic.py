@@ -11,14 +11,15 @@ import math
 import numpy as np
 import pytest
 
-from latentspace.server.arithmetic import QueryError, Term, candidate_queries, rank
-from latentspace.server.paths import (
+from latentspace.server.arithmetic.scoring import Term, candidate_queries, rank
+from latentspace.server.arithmetic.trajectories import (
     direction_from_classifier,
     direction_from_sets,
     interpolate,
     shift_points,
     walk_rows,
 )
+from latentspace.server.errors import InvalidQuery as QueryError
 
 N, D = 120, 12
 

@@ -49,7 +49,7 @@ def test_search_sheet_has_the_layouts_size_and_each_hit_in_rank_order(shared, th
 
 def test_image_and_vector_queries_at_another_tile_size_without_a_title(shared):
     from latentspace.render.thumbnails import make_thumbnail
-    from latentspace.server.sheets import neutral_tile
+    from latentspace.render.tiles import neutral_tile
 
     _, client = shared
     ids = [item.id for item in client.iter_items()]
@@ -85,7 +85,7 @@ def test_analogy_sheet_shows_one_tile_per_term(shared, thumbs):
 
 def test_shift_sheet_is_one_row_per_strength(shared, thumbs):
     from latentspace.render.sheets import BACKGROUND
-    from latentspace.server.sheets import neutral_tile
+    from latentspace.render.tiles import neutral_tile
 
     _, client = shared
     client.create_direction("toward-red", labels=("red", "blue"))

@@ -12,7 +12,7 @@ import pytest
 def limited(start_server, small_index):
     """A server with small picture limits: 4 thumbnails, tiles up to 256 px, 200,000 pixels per answer."""
     from latentspace.client import Client
-    from latentspace.server.sheet_config import PictureLimits
+    from latentspace.server.config import PictureLimits
 
     running = start_server(small_index, pictures=PictureLimits(max_thumbnails=4, max_tile_size=256,
                                                                 max_picture_pixels=200_000))

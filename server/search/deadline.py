@@ -1,9 +1,10 @@
 """A caller's deadline, checked by long work between its stages.
 
 gRPC stops waiting for an answer when the client's deadline passes, but the handler thread runs
-on unless it looks. The servicer turns ``context.time_remaining()`` into a :class:`Deadline`;
-the engine calls :meth:`Deadline.check` between decoding images, the forward pass, the index
-search and the commit, so work nobody waits for stops early and frees its thread.
+on unless it looks. :func:`latentspace.server.rpc.convert.deadline` turns the call's
+``context.time_remaining()`` into a :class:`Deadline`; the engines call :meth:`Deadline.check`
+between decoding images, the forward pass, the index search and the commit, so work nobody
+waits for stops early and frees its thread.
 """
 
 from __future__ import annotations

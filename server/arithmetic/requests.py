@@ -1,9 +1,10 @@
 """Requests and answers of direction arithmetic: plain frozen dataclasses, no protobuf.
 
-Points of the space are the :data:`~latentspace.server.queries.Query` kinds of a search (image,
-item, vector); a term may also be a stored direction (:class:`DirectionRef`). Every term and
-example carries a ``label`` such as ``"negative 2 (item 17)"``, which error messages use to say
-which one to fix.
+Points of the space are the :data:`~latentspace.server.search.queries.Query` kinds of a search
+(image, item, vector); a term may also be a stored direction (:class:`DirectionRef`). Every term
+and example is :class:`Named` with a label such as ``"negative 2 (item 17)"``, which error
+messages use to say which one to fix. ``check_*`` run where a request enters the engine, before
+anything is resolved or embedded, with the limits of :class:`ArithmeticLimits`.
 """
 
 from __future__ import annotations
@@ -13,89 +14,58 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from latentspace.server.arithmetic import QueryError
-from latentspace.server.queries import ImageQuery, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
+from latentspace.server.arithmetic.scoring import Method, check_method, check_term_count
+from latentspace.server.arithmetic.trajectories import check_alphas, check_mode, check_steps
+from latentspace.server.config import ArithmeticLimits
+from latentspace.server.errors import InvalidQuery
+from latentspace.server.search.queries import (
+    DirectionRef,
+    Named,
+    Query,
+    SearchOptions,
+    SearchResult,
+    Source,
+    VectorQuery,
+    describe,
+)
 
 __all__ = [
     "CombineRequest",
-    "DirectionRef",
     "DirectionSource",
     "FromClasses",
     "FromLabels",
     "FromSets",
     "FromVector",
-    "Labelled",
     "PathResult",
     "ShiftRequest",
-    "Source",
-    "TermSpec",
     "WalkRequest",
-    "describe",
+    "check_combine",
+    "check_shift",
+    "check_walk",
     "signed_terms",
 ]
 
 
-@dataclass(frozen=True)
-class DirectionRef:
-    """A stored named direction, used as a term or as the direction of a shift."""
-
-    name: str
-
-
-Source = ImageQuery | ItemQuery | VectorQuery | DirectionRef
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """A point or direction and how messages refer to it."""
-
-    source: Source
-    label: str
-
-
-def describe(source: Source) -> str:
-    """``item 17``, ``image``, ``vector`` or ``direction 'smile'``."""
-    if isinstance(source, ItemQuery):
-        return f"item {source.item_id}"
-    if isinstance(source, ImageQuery):
-        return "image"
-    if isinstance(source, DirectionRef):
-        return f"direction {source.name!r}"
-    return "vector"
-
-
-@dataclass(frozen=True)
-class TermSpec:
-    """One term of a combination; ``weight`` is signed (> 0 positive, < 0 negative)."""
-
-    source: Source
-    weight: float
-    label: str
-
-
 def signed_terms(positive: Sequence[tuple[Source, float | None]],
-                 negative: Sequence[tuple[Source, float | None]]) -> tuple[TermSpec, ...]:
+                 negative: Sequence[tuple[Source, float | None]]) -> tuple[Named, ...]:
     """Terms from two lists of ``(source, weight)``: a weight is a magnitude (None means 1), finite
-    and > 0, and the list gives the sign. A bad weight is a QueryError naming the term."""
+    and > 0, and the list gives the sign. A bad weight is InvalidQuery naming the term."""
     terms = []
     for side, sign, entries in (("positive", 1.0, positive), ("negative", -1.0, negative)):
         for i, (source, weight) in enumerate(entries, 1):
             label = f"{side} {i} ({describe(source)})"
             w = 1.0 if weight is None else float(weight)
             if not (math.isfinite(w) and w > 0):
-                raise QueryError(f"{label}: weight must be finite and > 0 (the list it is in gives the sign), got {w}")
-            terms.append(TermSpec(source, sign * w, label))
+                raise InvalidQuery(f"{label}: weight must be finite and > 0 (the list it is in gives the sign), got {w}")
+            terms.append(Named(source, label, sign * w))
     return tuple(terms)
-
-
-Method = Literal["add", "cosmul", "average", "best_score"]
 
 
 @dataclass(frozen=True)
 class CombineRequest:
     """Rank items by a combination of terms; ``options.include_self`` keeps term items in the hits."""
 
-    terms: tuple[TermSpec, ...]
+    terms: tuple[Named, ...]
     method: Method = "add"
     options: SearchOptions = SearchOptions()
 
@@ -128,6 +98,24 @@ class PathResult:
 
     positions: tuple[float, ...]
     rows: tuple[SearchResult, ...]
+
+
+def check_combine(request: CombineRequest, limits: ArithmeticLimits) -> None:
+    """The method and the number of terms (each term's vector is checked once it is resolved)."""
+    check_method(request.method)
+    check_term_count(len(request.terms), limits.max_terms)
+
+
+def check_shift(request: ShiftRequest, limits: ArithmeticLimits) -> tuple[float, ...]:
+    """The strengths, as floats."""
+    return check_alphas(request.alphas, max_steps=limits.max_steps, max_alpha=limits.max_alpha)
+
+
+def check_walk(request: WalkRequest, limits: ArithmeticLimits) -> int:
+    """The number of points (and the interpolation mode)."""
+    steps = check_steps(request.steps, max_steps=limits.max_steps)
+    check_mode(request.mode)
+    return steps
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,21 @@
 :class:`EmbedBatcher`. It validates what requests carry, raises the exceptions of
 :mod:`latentspace.server.errors` and never imports gRPC, so every rule here can be tested
 without a server. Image queries of concurrent requests share forward passes, and their
-unfiltered searches share index searches (see :mod:`latentspace.server.batcher`); adds and
+unfiltered searches share index searches (see :mod:`latentspace.server.search.batcher`); adds and
 removes run alongside (the store has a readers–writer lock) and are committed to SQLite before
 they return.
+
+Its public methods are also the API of the other engines (arithmetic, pictures): they run inside
+:meth:`SearchEngine.operation`, resolve what a request names with :meth:`~SearchEngine.resolve`,
+check options with :meth:`~SearchEngine.scope` and build hits with :meth:`~SearchEngine.results`.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import platform
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -29,14 +32,32 @@ from latentspace.indexer.embedders import Embedder
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item, NewItem
 from latentspace.indexer.store import IndexStore
-from latentspace.server.batcher import EmbedBatcher, SearchBatcher, SearchJob
 from latentspace.server.config import ServerConfig
-from latentspace.server.deadline import NO_DEADLINE, Deadline
-from latentspace.server.errors import EmptyIndex, InvalidQuery, NotFound, ShuttingDown, StorageFull, TooLarge
-from latentspace.server.queries import Hit, ImageQuery, ImageToAdd, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
-from latentspace.server.validation import check_ids, check_k, check_label, check_labels, check_path, check_vector
+from latentspace.server.errors import (
+    EmptyIndex,
+    InvalidQuery,
+    ShuttingDown,
+    TooLarge,
+    is_disk_full,
+    no_such_items,
+    storage_full,
+)
+from latentspace.server.search.batcher import EmbedBatcher, SearchBatcher, SearchJob
+from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.queries import (
+    Hit,
+    ImageToAdd,
+    ItemQuery,
+    Named,
+    Query,
+    SearchOptions,
+    SearchResult,
+    VectorQuery,
+)
+from latentspace.server.search.resolve import Resolver
+from latentspace.server.search.validation import check_ids, check_k, check_label, check_labels, check_path
 
-__all__ = ["EngineInfo", "IMAGES_DIR", "SearchEngine"]
+__all__ = ["EngineInfo", "IMAGES_DIR", "Scope", "SearchEngine"]
 
 IMAGES_DIR = "images"
 """Copies of added images, under the index directory, named ``<sha256><extension>``."""
@@ -76,8 +97,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _where(index: int, count: int) -> str:
-    return f"query {index}: " if count > 1 else ""
+@dataclass(frozen=True)
+class Scope:
+    """:class:`SearchOptions` once checked: k, and the ids the label filter allows (None: every id)."""
+
+    k: int
+    allowed: np.ndarray | None = None
+
+    @property
+    def nothing_allowed(self) -> bool:
+        return self.allowed is not None and len(self.allowed) == 0
+
+
+def _query_label(query: Query, index: int, count: int) -> str:
+    """How errors name query ``index`` of a batch: ``query 1``, ``query 1: vector``; nothing for one query."""
+    label = f"query {index}" if count > 1 else ""
+    if isinstance(query, VectorQuery):
+        return f"{label}: vector" if label else ""
+    return label
+
 
 
 class SearchEngine:
@@ -93,6 +131,7 @@ class SearchEngine:
                                     window_s=config.batch_window_ms / 1000.0)
         self.searcher = SearchBatcher(store.search, max_batch=max(config.max_batch_queries, 64),
                                       window_s=config.batch_window_ms / 1000.0)
+        self.resolver = Resolver(store, self.embed_images)
         self._versions = _versions()
         self._cond = threading.Condition()
         self._active = 0
@@ -103,7 +142,8 @@ class SearchEngine:
     # -- lifecycle -----------------------------------------------------------------------------
 
     @contextmanager
-    def _operation(self) -> Iterator[None]:
+    def operation(self) -> Iterator[None]:
+        """One request's work: refused once :meth:`close` began, and waited for by it."""
         with self._cond:
             if self._closed:
                 raise ShuttingDown("the server is shutting down and takes no new requests")
@@ -126,55 +166,67 @@ class SearchEngine:
         self.searcher.close()
         self.store.close()
 
-    # -- queries to vectors --------------------------------------------------------------------
+    # -- the building blocks of every engine ---------------------------------------------------
 
-    def _prepare_images(self, blobs: Sequence[tuple[str, bytes]], *,
-                        deadline: Deadline = NO_DEADLINE) -> tuple[list[torch.Tensor], list]:
-        """Decode and prepare (uint8) in the calling thread; errors name the culprit by ``blobs[i][0]``."""
-        tensors, decoded = [], []
-        for number, (where, data) in enumerate(blobs, 1):
-            deadline.check(f"before decoding image {number} of {len(blobs)}")
-            try:
-                image = decode_image(data)
-            except ImageRejected as exc:
-                raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
-            tensors.append(self.embedder.prepare(image.image))
-            decoded.append(image)
-        return tensors, decoded
+    def embed_images(self, blobs: Sequence[tuple[str, bytes]], *,
+                     deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, list]:
+        """Vectors ``(n, d)`` of encoded images, and the decoded images, in one shared forward pass.
 
-    def _embed_images(self, blobs: Sequence[tuple[str, bytes]], *,
-                      deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, list]:
+        Decoding and preparing run in the calling thread; a rejection names the image by the
+        prefix given with it (``blobs[i][0]``); ``deadline`` is checked before each decode.
+        """
         decoded: list = []
 
         def prepare() -> list[torch.Tensor]:
-            tensors, images = self._prepare_images(blobs, deadline=deadline)
-            decoded.extend(images)
+            tensors = []
+            for number, (where, data) in enumerate(blobs, 1):
+                deadline.check(f"before decoding image {number} of {len(blobs)}")
+                try:
+                    image = decode_image(data)
+                except ImageRejected as exc:
+                    raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
+                tensors.append(self.embedder.prepare(image.image))
+                decoded.append(image)
             return tensors
 
         return self.batcher.embed(prepare), decoded
 
-    def _resolve(self, queries: Sequence[Query], *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
-        """Query vectors ``(n, d)`` float32, in order; image queries share one forward pass."""
-        n, dim, metric = len(queries), self.store.dim, self.store.metric
-        out = np.empty((n, dim), dtype=np.float32)
-        images = [(i, q.data) for i, q in enumerate(queries) if isinstance(q, ImageQuery)]
-        items = [(i, int(q.item_id)) for i, q in enumerate(queries) if isinstance(q, ItemQuery)]
-        for i, q in enumerate(queries):
-            if isinstance(q, VectorQuery):
-                out[i] = check_vector(q.values, dim, metric, what=f"{_where(i, n)}vector")
-            elif not isinstance(q, (ImageQuery, ItemQuery)):
-                raise InvalidQuery(f"{_where(i, n)}the query names no image, item id or vector")
-        if items:
-            try:
-                out[[i for i, _ in items]] = self.store.vectors([item_id for _, item_id in items])
-            except KeyError as exc:
-                missing = int(exc.args[0])
-                index = next(i for i, item_id in items if item_id == missing)
-                raise NotFound(f"{_where(index, n)}no item with id {missing}") from None
-        if images:
-            vectors, _ = self._embed_images([(_where(i, n), data) for i, data in images], deadline=deadline)
-            out[[i for i, _ in images]] = vectors
-        return out
+    def resolve(self, entries: Sequence[Named], *, nonzero: bool = False, directions: bool = True,
+                deadline: Deadline = NO_DEADLINE) -> np.ndarray:
+        """The vectors ``(n, d)`` of what a request names; see :meth:`Resolver.vectors`."""
+        return self.resolver.vectors(entries, nonzero=nonzero, directions=directions, deadline=deadline)
+
+    def require_items(self) -> None:
+        """EmptyIndex unless something is stored: nothing to rank otherwise."""
+        if len(self.store) == 0:
+            raise EmptyIndex("the index holds no items yet; add images before searching")
+
+    def scope(self, options: SearchOptions) -> Scope:
+        """k checked against ``max_k`` and the label filter turned into allowed ids."""
+        k = check_k(options.k, self.config.max_k)
+        labels = check_labels(options.labels)
+        return Scope(k, self.store.ids_with_labels(labels) if labels else None)
+
+    def results(self, rows: Iterable[tuple[np.ndarray, np.ndarray]], metric: str | None = None) -> list[SearchResult]:
+        """One :class:`SearchResult` per ``(scores, ids)`` row, best first, with one item lookup.
+
+        Ids of ``-1`` (FAISS's padding) are skipped, and so is an id removed by a concurrent
+        request between the ranking and this lookup. ``metric`` defaults to the index's.
+        """
+        rows = [(np.asarray(scores).tolist(), np.asarray(ids).tolist()) for scores, ids in rows]
+        items = self.store.items(sorted({i for _, ids in rows for i in ids if i >= 0}))
+        metric = self.store.metric if metric is None else metric
+        return [SearchResult(tuple(Hit(i, s, items[i].path, items[i].label)
+                                   for s, i in zip(scores, ids) if i >= 0 and i in items), metric)
+                for scores, ids in rows]
+
+    def stored_items(self, ids: Sequence[int], *, then: str = "") -> dict[int, Item]:
+        """The items of ``ids`` (already checked), by id; NotFound naming every unknown one."""
+        found = self.store.items(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise no_such_items(missing, then=then)
+        return found
 
     # -- the RPCs ------------------------------------------------------------------------------
 
@@ -187,51 +239,38 @@ class SearchEngine:
 
         ``deadline`` is checked before each image is decoded and before the index search.
         """
-        with self._operation():
-            k = check_k(options.k, self.config.max_k)
-            labels = check_labels(options.labels)
+        with self.operation():
+            scope = self.scope(options)
             if not queries:
                 raise InvalidQuery("no queries given")
             if len(queries) > self.config.max_batch_queries:
                 raise TooLarge(f"{len(queries)} queries in one batch; the limit is {self.config.max_batch_queries}")
-            if len(self.store) == 0:
-                raise EmptyIndex("the index holds no items yet; add images before searching")
-            vectors = self._resolve(queries, deadline=deadline)
+            self.require_items()
+            n = len(queries)
+            entries = [Named(q, _query_label(q, i, n)) for i, q in enumerate(queries)]
+            vectors = self.resolve(entries, directions=False, deadline=deadline)
             deadline.check("before the index search")
             exclude = [
                 (int(q.item_id),) if isinstance(q, ItemQuery) and not options.include_self else () for q in queries
             ]
-            if not labels:  # the common case: share one index search with concurrent requests
-                scores, ids = self.searcher.search(SearchJob(vectors, k, exclude))
-                return self._hits(scores, ids)
-            allowed = self.store.db.ids_with_labels(labels)
-            if len(allowed) == 0:
+            if scope.allowed is None:  # the common case: share one index search with concurrent requests
+                scores, ids = self.searcher.search(SearchJob(vectors, scope.k, exclude))
+                return self.results(zip(scores, ids))
+            if scope.nothing_allowed:
                 return [SearchResult((), self.store.metric) for _ in queries]
-            scores, ids = self.store.search(vectors, k, allowed_ids=allowed,
+            scores, ids = self.store.search(vectors, scope.k, allowed_ids=scope.allowed,
                                             exclude_ids=exclude if any(exclude) else None)
-            return self._hits(scores, ids)
-
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchResult]:
-        found = np.unique(ids[ids >= 0]).tolist()
-        items = self.store.items(found)
-        results = []
-        for row_scores, row_ids in zip(scores.tolist(), ids.tolist()):
-            # An id may vanish between the search and this lookup when a remove runs alongside.
-            hits = tuple(
-                Hit(i, s, items[i].path, items[i].label) for s, i in zip(row_scores, row_ids) if i >= 0 and i in items
-            )
-            results.append(SearchResult(hits, self.store.metric))
-        return results
+            return self.results(zip(scores, ids))
 
     def embed(self, data: bytes, *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
         """The vector ``(d,)`` float32 the index would store for this image."""
-        with self._operation():
-            vectors, _ = self._embed_images([("", data)], deadline=deadline)
+        with self.operation():
+            vectors, _ = self.embed_images([("", data)], deadline=deadline)
             return vectors[0]
 
     def get_items(self, ids: Sequence[int], *, with_vectors: bool = False) -> tuple[list[Item], np.ndarray | None]:
         """Items in request order, and their vectors ``(n, d)`` when asked; every id must exist."""
-        with self._operation():
+        with self.operation():
             ids = check_ids(ids, self.config.max_ids)
             if with_vectors:
                 size = len(ids) * (self.store.dim * 4 + _VECTOR_WIRE_OVERHEAD)
@@ -239,27 +278,23 @@ class SearchEngine:
                     fit = self.config.max_message_bytes // (self.store.dim * 4 + _VECTOR_WIRE_OVERHEAD)
                     raise TooLarge(f"{len(ids)} vectors of {self.store.dim} values exceed the message limit of "
                                    f"{self.config.max_message_bytes} bytes; ask for at most {fit} at a time")
-            found = self.store.items(ids)
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise NotFound(f"no item with id {', '.join(map(str, missing[:10]))}"
-                               + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
+            found = self.stored_items(ids)
             vectors = None
             if with_vectors:
                 try:
                     vectors = self.store.vectors(ids)
                 except KeyError as exc:  # removed since the lookup above
-                    raise NotFound(f"no item with id {exc.args[0]}") from None
+                    raise no_such_items([exc.args[0]]) from None
             return [found[i] for i in ids], vectors
 
     def list_items(self, *, after_id: int = 0, limit: int = 1000) -> tuple[list[Item], int]:
         """Up to ``limit`` items with ids above ``after_id``, in id order, and the next ``after_id`` (0: done)."""
-        with self._operation():
+        with self.operation():
             if not 1 <= limit <= self.config.max_ids:
                 raise InvalidQuery(f"limit must be between 1 and {self.config.max_ids}, got {limit}")
             page: list[Item] = []
             more = False
-            for item in self.store.db.iter_items():
+            for item in self.store.iter_items():
                 if item.id <= after_id:
                     continue
                 if len(page) == limit:
@@ -274,7 +309,7 @@ class SearchEngine:
         ``deadline`` is checked before each image is decoded and before anything is written; a
         full disk (:class:`StorageFull`) leaves neither items nor copies behind.
         """
-        with self._operation():
+        with self.operation():
             if not images:
                 raise InvalidQuery("no images given")
             if len(images) > self.config.max_add_images:
@@ -284,8 +319,8 @@ class SearchEngine:
             for i, image in enumerate(images):
                 check_path(image.path, what=f"image {i}: path" if n > 1 else "path")
                 check_label(image.label, what=f"image {i}: label" if n > 1 else "label")
-            vectors, decoded = self._embed_images([(f"image {i}: " if n > 1 else "", im.data) for i, im in enumerate(images)],
-                                                  deadline=deadline)
+            vectors, decoded = self.embed_images([(f"image {i}: " if n > 1 else "", im.data)
+                                                  for i, im in enumerate(images)], deadline=deadline)
             deadline.check("after the forward pass, before storing")
             ids = self._store_images(images, decoded, vectors)
             found = self.store.items(ids)
@@ -318,24 +353,19 @@ class SearchEngine:
             except BaseException as exc:
                 for path in created:
                     path.unlink(missing_ok=True)
-                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    where = f" writing {Path(exc.filename).name}" if exc.filename else ""
-                    raise StorageFull(f"the server's disk is full ({exc.strerror}{where}); nothing of this request "
-                                      f"was stored") from exc
+                if is_disk_full(exc):
+                    raise storage_full(exc, "nothing of this request was stored") from exc
                 raise
 
     def remove(self, ids: Sequence[int]) -> list[int]:
         """Remove items in one transaction; every id must exist. Returns the ids removed."""
-        with self._operation():
+        with self.operation():
             ids = check_ids(ids, self.config.max_ids)
-            found = self.store.items(ids)
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise NotFound(f"no item with id {', '.join(map(str, missing[:10]))}; nothing was removed")
+            self.stored_items(ids, then="; nothing was removed")
             return self.store.remove(ids)
 
     def info(self) -> EngineInfo:
-        with self._operation():
+        with self.operation():
             e = self.store.manifest.embedder
             return EngineInfo(
                 item_count=len(self.store), dimension=self.store.dim, model=e.model, layer=e.layer,
@@ -344,3 +374,4 @@ class SearchEngine:
                 faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
                 device=self.embedder.device.type, versions=dict(self._versions), config=self.config,
             )
+

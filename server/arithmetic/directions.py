@@ -1,29 +1,37 @@
 """Named directions: computed from examples, labels or classifier rows, stored in the index.
 
-They live in the ``directions`` table of ``items.sqlite`` beside the items, so they survive
-restarts and travel with the index directory. A direction is checked completely (name free,
-examples found, vector finite and non-zero) before it is written: a failed request stores nothing.
+The store keeps them beside the items (:meth:`IndexStore.put_direction` and its siblings), so
+they survive restarts and travel with the index directory. A direction is checked completely
+(name free, examples found, vector finite and non-zero) before it is written: a failed request
+stores nothing.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
 
 from latentspace.indexer.item_db import Direction
-from latentspace.server.arith_config import ArithmeticLimits
-from latentspace.server.arith_queries import DirectionSource, FromClasses, FromLabels, FromSets, FromVector, Labelled, describe
-from latentspace.server.arithmetic import QueryError
-from latentspace.server.deadline import NO_DEADLINE, Deadline
-from latentspace.server.engine import SearchEngine
-from latentspace.server.errors import AlreadyExists, InvalidQuery, NotFound, PreconditionFailed, StorageFull
-from latentspace.server.paths import direction_from_classifier, direction_from_sets
-from latentspace.server.terms import known_directions, resolve
-from latentspace.server.validation import check_label, check_vector
+from latentspace.indexer.store import DirectionExists
+from latentspace.server.arithmetic.requests import DirectionSource, FromClasses, FromLabels, FromSets, FromVector
+from latentspace.server.arithmetic.trajectories import direction_from_classifier, direction_from_sets
+from latentspace.server.config import ArithmeticLimits
+from latentspace.server.errors import (
+    AlreadyExists,
+    InvalidQuery,
+    NotFound,
+    PreconditionFailed,
+    is_disk_full,
+    storage_full,
+)
+from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.engine import SearchEngine
+from latentspace.server.search.queries import Named, describe
+from latentspace.server.search.resolve import known_directions
+from latentspace.server.search.validation import check_label, check_vector
 
 __all__ = ["DirectionBook", "NAME_RULE", "check_direction_name", "find_class"]
 
@@ -66,17 +74,17 @@ class DirectionBook:
         self.limits = limits
 
     @property
-    def _db(self):
-        return self.engine.store.db
+    def _store(self):
+        return self.engine.store
 
     def create(self, name: str, source: DirectionSource, *, deadline: Deadline = NO_DEADLINE) -> Direction:
         """Compute and store a direction; AlreadyExists if ``name`` is taken."""
-        with self.engine._operation():
+        with self.engine.operation():
             return self._create(name, source, deadline)
 
     def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> Direction:
         check_direction_name(name)
-        if self._db.get_direction(name) is not None:  # before any embedding work
+        if self._store.get_direction(name) is not None:  # before any embedding work
             raise AlreadyExists(f"a direction named {name!r} already exists; delete it first or choose another name")
         if isinstance(source, FromSets):
             kind, (vector, description) = "sets", self._from_sets(source, deadline)
@@ -95,24 +103,24 @@ class DirectionBook:
             raise InvalidQuery("the direction names no source: give sets, labels, classes or a vector")
         deadline.check("before the direction was stored")
         try:
-            return self._db.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32))
-        except sqlite3.IntegrityError:  # created by a concurrent request since the check above
+            return self._store.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32))
+        except DirectionExists:  # created by a concurrent request since the check above
             raise AlreadyExists(f"a direction named {name!r} already exists") from None
-        except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                raise StorageFull(f"the server's disk is full; direction {name!r} was not stored") from exc
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise storage_full(exc, f"direction {name!r} was not stored") from exc
             raise
 
     def _from_sets(self, source: FromSets, deadline: Deadline) -> tuple[np.ndarray, str]:
         sides = (("positive", source.positive), ("negative", source.negative))
         for side, examples in sides:
             if not examples:
-                raise QueryError(f"{side} examples: give at least one item, image or vector")
+                raise InvalidQuery(f"{side} examples: give at least one item, image or vector")
             if len(examples) > self.limits.max_examples:
-                raise QueryError(f"{side} examples: {len(examples)} given, at most {self.limits.max_examples} allowed")
-        entries = [Labelled(q, f"{side} {i} ({describe(q)})") for side, examples in sides
+                raise InvalidQuery(f"{side} examples: {len(examples)} given, at most {self.limits.max_examples} allowed")
+        entries = [Named(q, f"{side} {i} ({describe(q)})") for side, examples in sides
                    for i, q in enumerate(examples, 1)]
-        vectors = resolve(self.engine, entries, nonzero=True, deadline=deadline)
+        vectors = self.engine.resolve(entries, nonzero=True, deadline=deadline)
         n = len(source.positive)
         vector = direction_from_sets(vectors[:n], vectors[n:])
         return vector, (f"mean of {n} positive minus mean of {len(source.negative)} negative examples: "
@@ -122,19 +130,19 @@ class DirectionBook:
         a = check_label(source.positive, what="positive label")
         b = check_label(source.negative, what="negative label")
         if a == b:
-            raise QueryError(f"positive and negative labels are both {a!r}: that has no direction")
+            raise InvalidQuery(f"positive and negative labels are both {a!r}: that has no direction")
         store = self.engine.store
         ids, vectors = store.snapshot()
-        counts = store.db.label_counts()
+        counts = store.label_counts()
         sets = []
         for what, label in (("positive label", a), ("negative label", b)):
             if not counts.get(label):
                 known = ", ".join(repr(k) for k in list(counts)[:20]) or "none"
                 raise NotFound(f"{what}: no item has label {label!r}; labels in the index: {known}")
-            rows = vectors[np.isin(ids, store.db.ids_with_labels([label]))]
+            rows = vectors[np.isin(ids, store.ids_with_labels([label]))]
             rows = rows[rows.any(axis=1)]  # a zero vector has no direction to average
             if len(rows) == 0:
-                raise QueryError(f"{what}: every item with label {label!r} has an all-zero vector")
+                raise InvalidQuery(f"{what}: every item with label {label!r} has an all-zero vector")
             sets.append(rows)
         vector = direction_from_sets(sets[0], sets[1])
         return vector, f"label {a!r} ({len(sets[0])} items) minus label {b!r} ({len(sets[1])} items)"
@@ -149,27 +157,27 @@ class DirectionBook:
         a = find_class(categories, source.positive, what="positive class")
         b = find_class(categories, source.negative, what="negative class")
         if a == b:
-            raise QueryError(f"positive and negative class are both {categories[a]!r}: that has no direction")
+            raise InvalidQuery(f"positive and negative class are both {categories[a]!r}: that has no direction")
         weight, _ = embedder.classifier_weights()
         vector = direction_from_classifier(weight, a, b)
         return vector, (f"classifier row of {categories[a]!r} ({a}) minus row of {categories[b]!r} ({b}) "
                         f"in {embedder.name}'s final layer")
 
     def get(self, name: str) -> Direction:
-        with self.engine._operation():
-            found = self._db.get_direction(name)
+        with self.engine.operation():
+            found = self._store.get_direction(name)
             if found is None:
-                raise NotFound(f"no direction named {name!r}; {known_directions(self.engine)}")
+                raise NotFound(f"no direction named {name!r}; {known_directions(self._store)}")
             return found
 
     def list(self) -> list[Direction]:
-        with self.engine._operation():
-            return self._db.list_directions()
+        with self.engine.operation():
+            return self._store.list_directions()
 
     def delete(self, name: str) -> None:
-        with self.engine._operation():
-            if not self._db.delete_direction(name):
-                raise NotFound(f"no direction named {name!r}; {known_directions(self.engine)}")
+        with self.engine.operation():
+            if not self._store.delete_direction(name):
+                raise NotFound(f"no direction named {name!r}; {known_directions(self._store)}")
 
 
 def _summary(examples: Sequence, limit: int = 5) -> str:

@@ -1,9 +1,11 @@
-"""Directions, and the paths that follow them: shifts along a direction, interpolations, walks.
+"""Directions, and the trajectories that follow them: shifts along a direction, interpolations, walks.
 
-Pure NumPy like :mod:`latentspace.server.arithmetic`, whose :class:`QueryError` it raises.
-Each point a path yields is a query vector: to show its neighbours, ``rank`` it as the single
-positive term of the ``average`` method, which is then plain nearest-neighbour search under
-the index metric (cosine, or squared L2 ascending).
+Pure NumPy like :mod:`latentspace.server.arithmetic.scoring`; bad input is
+:class:`~latentspace.server.errors.InvalidQuery`. Each point a trajectory yields is a query
+vector: to show its neighbours, rank it as the single positive term of the ``average`` method,
+which is then plain nearest-neighbour search under the index metric (cosine, or squared L2
+ascending). The checks of strengths, step counts and modes are written here once; the engine
+runs them where a request enters, before anything is embedded.
 """
 
 from __future__ import annotations
@@ -13,38 +15,64 @@ from typing import Literal
 
 import numpy as np
 
-from latentspace.server.arithmetic import QueryError
+from latentspace.server.arithmetic.scoring import unit_rows
+from latentspace.server.config import ArithmeticLimits
+from latentspace.server.errors import InvalidQuery
 
 __all__ = [
-    "direction_from_sets",
+    "MODES",
+    "check_alphas",
+    "check_mode",
+    "check_steps",
     "direction_from_classifier",
-    "shift_points",
+    "direction_from_sets",
     "interpolate",
+    "shift_points",
     "walk_rows",
-    "DEFAULT_MAX_ALPHA",
 ]
 
+MODES = ("linear", "slerp")
 #: Shifts further than this many start-lengths leave the region any image embeds to.
-DEFAULT_MAX_ALPHA = 10.0
+_MAX_ALPHA = ArithmeticLimits.max_alpha
 #: Below this angle (radians) two directions count as parallel for slerp.
 _PARALLEL = 1e-6
 
 
-def _unit_rows(m: np.ndarray) -> np.ndarray:
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
+def check_alphas(alphas: Sequence[float], *, max_steps: int, max_alpha: float = _MAX_ALPHA) -> tuple[float, ...]:
+    """1 to ``max_steps`` finite strengths, each within ±``max_alpha``."""
+    a = np.asarray(alphas, dtype=np.float64)
+    if a.ndim != 1 or not 1 <= a.shape[0] <= max_steps:
+        raise InvalidQuery(f"alphas: give 1 to {max_steps} strengths, got {a.size}")
+    for i, alpha in enumerate(a.tolist()):
+        if not np.isfinite(alpha) or abs(alpha) > max_alpha:
+            raise InvalidQuery(f"alphas[{i}]: strength {alpha} is outside [-{max_alpha:g}, {max_alpha:g}]")
+    return tuple(a.tolist())
+
+
+def check_steps(steps: int, *, max_steps: int) -> int:
+    """A walk's number of points: an integer in [2, ``max_steps``] (its two ends included)."""
+    if isinstance(steps, bool) or int(steps) != steps or not 2 <= steps <= max_steps:
+        raise InvalidQuery(f"steps: must be an integer in [2, {max_steps}], got {steps!r}")
+    return int(steps)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InvalidQuery(f"interpolation: unknown {mode!r}; choose linear or slerp")
+    return mode
 
 
 def _vector(label: str, v: np.ndarray, *, dim: int | None = None, nonzero: bool) -> np.ndarray:
-    """``v`` as a finite 1-D float64 vector, or a QueryError naming ``label``."""
+    """``v`` as a finite 1-D float64 vector, or a InvalidQuery naming ``label``."""
     v = np.asarray(v, dtype=np.float64)
     if v.ndim != 1:
-        raise QueryError(f"{label}: must be 1-D, got shape {v.shape}")
+        raise InvalidQuery(f"{label}: must be 1-D, got shape {v.shape}")
     if dim is not None and v.shape[0] != dim:
-        raise QueryError(f"{label}: dimension {v.shape[0]} does not match {dim}")
+        raise InvalidQuery(f"{label}: dimension {v.shape[0]} does not match {dim}")
     if not np.all(np.isfinite(v)):
-        raise QueryError(f"{label}: contains NaN or inf")
+        raise InvalidQuery(f"{label}: contains NaN or inf")
     if nonzero and not np.any(v):
-        raise QueryError(f"{label}: vector is all zeros, it has no direction")
+        raise InvalidQuery(f"{label}: vector is all zeros, it has no direction")
     return v
 
 
@@ -57,18 +85,18 @@ def direction_from_sets(positives: np.ndarray, negatives: np.ndarray) -> np.ndar
     for label, m in (("positives", positives), ("negatives", negatives)):
         m = np.asarray(m, dtype=np.float64)
         if m.ndim != 2 or m.shape[0] == 0:
-            raise QueryError(f"{label}: need a non-empty (count, d) array, got shape {m.shape}")
+            raise InvalidQuery(f"{label}: need a non-empty (count, d) array, got shape {m.shape}")
         if not np.all(np.isfinite(m)):
-            raise QueryError(f"{label}: contains NaN or inf")
+            raise InvalidQuery(f"{label}: contains NaN or inf")
         zero = np.flatnonzero(~np.any(m, axis=1))
         if len(zero):
-            raise QueryError(f"{label}[{zero[0]}]: vector is all zeros, it has no direction")
+            raise InvalidQuery(f"{label}[{zero[0]}]: vector is all zeros, it has no direction")
         sets.append(m)
     if sets[0].shape[1] != sets[1].shape[1]:
-        raise QueryError(f"negatives: dimension {sets[1].shape[1]} != {sets[0].shape[1]}")
-    d = _unit_rows(sets[0]).mean(axis=0) - _unit_rows(sets[1]).mean(axis=0)
+        raise InvalidQuery(f"negatives: dimension {sets[1].shape[1]} != {sets[0].shape[1]}")
+    d = unit_rows(sets[0]).mean(axis=0) - unit_rows(sets[1]).mean(axis=0)
     if np.linalg.norm(d) <= 1e-12:
-        raise QueryError("positives and negatives have the same mean direction: no direction")
+        raise InvalidQuery("positives and negatives have the same mean direction: no direction")
     return d.astype(np.float32)
 
 
@@ -76,15 +104,15 @@ def direction_from_classifier(weight: np.ndarray, a: int, b: int) -> np.ndarray:
     """weight[a] − weight[b]: the direction that raises class a's logit over class b's."""
     w = np.asarray(weight, dtype=np.float64)
     if w.ndim != 2:
-        raise QueryError(f"classifier weight must be (classes, d), got shape {w.shape}")
+        raise InvalidQuery(f"classifier weight must be (classes, d), got shape {w.shape}")
     for label, c in (("class a", a), ("class b", b)):
         if isinstance(c, bool) or int(c) != c or not 0 <= c < w.shape[0]:
-            raise QueryError(f"{label}: index {c!r} is not in [0, {w.shape[0]})")
+            raise InvalidQuery(f"{label}: index {c!r} is not in [0, {w.shape[0]})")
     d = w[a] - w[b]
     if not np.all(np.isfinite(d)):
-        raise QueryError(f"classifier rows {a} and {b} contain NaN or inf")
+        raise InvalidQuery(f"classifier rows {a} and {b} contain NaN or inf")
     if np.linalg.norm(d) <= 1e-12:
-        raise QueryError(f"classes {a} and {b} have identical weights: no direction")
+        raise InvalidQuery(f"classes {a} and {b} have identical weights: no direction")
     return d.astype(np.float32)
 
 
@@ -94,7 +122,7 @@ def shift_points(
     alphas: Sequence[float],
     *,
     max_steps: int,
-    max_alpha: float = DEFAULT_MAX_ALPHA,
+    max_alpha: float = _MAX_ALPHA,
 ) -> np.ndarray:
     """Points start + α·‖start‖·unit(direction), one row per α, float32 (len(alphas), d).
 
@@ -104,12 +132,7 @@ def shift_points(
     """
     s = _vector("start", start, nonzero=True)
     d = _vector("direction", direction, dim=s.shape[0], nonzero=True)
-    a = np.asarray(alphas, dtype=np.float64)
-    if a.ndim != 1 or not 1 <= a.shape[0] <= max_steps:
-        raise QueryError(f"alphas: give 1 to {max_steps} strengths, got {a.size}")
-    for i, alpha in enumerate(a):
-        if not np.isfinite(alpha) or abs(alpha) > max_alpha:
-            raise QueryError(f"alphas[{i}]: strength {alpha} is outside [-{max_alpha}, {max_alpha}]")
+    a = np.asarray(check_alphas(alphas, max_steps=max_steps, max_alpha=max_alpha), dtype=np.float64)
     step = d / np.linalg.norm(d) * np.linalg.norm(s)
     return (s[None, :] + a[:, None] * step[None, :]).astype(np.float32)
 
@@ -130,10 +153,8 @@ def interpolate(
     where no image embeds). Near-parallel endpoints fall back to normalised linear
     directions; opposite endpoints have no unique great circle and are refused.
     """
-    if isinstance(steps, bool) or int(steps) != steps or not 2 <= steps <= max_steps:
-        raise QueryError(f"steps: must be an integer in [2, {max_steps}], got {steps!r}")
-    if mode not in ("linear", "slerp"):
-        raise QueryError(f"mode: unknown interpolation {mode!r}; choose linear or slerp")
+    steps = check_steps(steps, max_steps=max_steps)
+    check_mode(mode)
     va = _vector("a", a, nonzero=mode == "slerp")
     vb = _vector("b", b, dim=va.shape[0], nonzero=mode == "slerp")
     t = np.linspace(0.0, 1.0, int(steps))[:, None]
@@ -144,9 +165,9 @@ def interpolate(
         ua, ub = va / na, vb / nb
         omega = float(np.arccos(np.clip(ua @ ub, -1.0, 1.0)))
         if omega > np.pi - _PARALLEL:
-            raise QueryError("a and b point in opposite directions: slerp has no unique path")
+            raise InvalidQuery("a and b point in opposite directions: slerp has no unique path")
         if omega < _PARALLEL:
-            dirs = _unit_rows((1.0 - t) * ua + t * ub)
+            dirs = unit_rows((1.0 - t) * ua + t * ub)
         else:
             dirs = (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
         out = dirs * ((1.0 - t) * na + t * nb)

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import grpc
 
-__all__ = ["AccessConfigError", "BearerTokenInterceptor", "HEALTH_METHODS", "read_token", "server_credentials"]
+from latentspace.server.errors import AccessConfigError
+
+__all__ = ["BearerTokenInterceptor", "HEALTH_METHODS", "read_token", "server_credentials"]
 
 HEALTH_METHODS = "/grpc.health.v1.Health/"
 """Method-name prefix of the standard health service."""
 
 _MAX_TOKEN_CHARS = 4096
-
-
-class AccessConfigError(ValueError):
-    """A token, certificate or key file cannot be used; the message names it."""
 
 
 def read_token(path: Path) -> str:

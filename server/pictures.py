@@ -13,41 +13,46 @@ it alone (same checks, same errors, same hits), and the answer is drawn with
 
 Thumbnails come from the index's :class:`~latentspace.render.thumbnails.ThumbnailCache`
 (``DIR/thumbnails``); a picture that cannot be shown is a placeholder tile saying why. Sizes are
-checked against :class:`~latentspace.server.sheet_config.PictureLimits` before any search or drawing.
-Like the other engines this raises the exceptions of :mod:`latentspace.server.errors` and never
-imports gRPC.
+checked against :class:`~latentspace.server.config.PictureLimits` before any search or drawing.
+This module only decides what goes where and what the captions say; every pixel is drawn by
+:mod:`latentspace.render`. Like the other engines it raises the exceptions of
+:mod:`latentspace.server.errors` and never imports gRPC.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from latentspace.indexer.images import ImageRejected
 from latentspace.indexer.item_db import Item
 from latentspace.render.sheets import SheetGeometry, SheetLayout, SheetRow, Tile, render_sheet, tiles_for_hits
-from latentspace.render.text import draw_centred_lines, font, wrap_text
 from latentspace.render.thumbnails import THUMB_SIZE, ThumbnailCache, ThumbnailUnavailable, make_thumbnail, placeholder
-from latentspace.server.arith_engine import ArithmeticEngine
-from latentspace.server.arith_queries import CombineRequest, DirectionRef, PathResult, ShiftRequest, Source, WalkRequest
-from latentspace.server.deadline import NO_DEADLINE, Deadline
-from latentspace.server.engine import SearchEngine
-from latentspace.server.errors import InvalidQuery, NotFound, TooLarge
-from latentspace.server.queries import ImageQuery, ItemQuery, Query, SearchOptions, SearchResult, VectorQuery
-from latentspace.server.sheet_config import MIN_TILE_SIZE, PictureLimits
-from latentspace.server.validation import check_ids
+from latentspace.render.tiles import neutral_tile, png_bytes
+from latentspace.server.arithmetic.engine import ArithmeticEngine
+from latentspace.server.arithmetic.requests import CombineRequest, PathResult, ShiftRequest, WalkRequest
+from latentspace.server.config import MIN_TILE_SIZE, PictureLimits
+from latentspace.server.errors import InvalidQuery, TooLarge
+from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.engine import SearchEngine
+from latentspace.server.search.queries import (
+    DirectionRef,
+    ImageQuery,
+    ItemQuery,
+    Query,
+    SearchOptions,
+    SearchResult,
+    Source,
+)
+from latentspace.server.search.validation import check_ids
 
-__all__ = ["ItemThumbnail", "PictureEngine", "SearchRequest", "Sheet", "SheetRequest", "neutral_tile"]
+__all__ = ["ItemThumbnail", "PictureEngine", "SearchRequest", "Sheet", "SheetRequest"]
 
-NEUTRAL = (248, 248, 248)
-NEUTRAL_EDGE = (200, 200, 200)
-NEUTRAL_TEXT = (95, 95, 95)
 _WIRE_OVERHEAD = 64  # bytes of protobuf framing per picture, a generous bound
 _METHOD_NAMES = {"add": "3CosAdd", "cosmul": "3CosMul", "average": "average vector", "best_score": "best score"}
 
@@ -78,24 +83,6 @@ class Sheet:
     height: int
     result: SearchResult | PathResult
     """What the sheet shows: hits (search, combine) or one row per step (shift, walk)."""
-
-
-def neutral_tile(text: str, size: int) -> Image.Image:
-    """A light tile with ``text`` in its middle, for a point or direction that has no picture."""
-    tile = Image.new("RGB", (size, size), NEUTRAL)
-    draw = ImageDraw.Draw(tile)
-    draw.rectangle([0, 0, size - 1, size - 1], outline=NEUTRAL_EDGE)
-    typeface = font(max(9, size // 10))
-    line_height = typeface.size + 3
-    lines = wrap_text(text, typeface, size - 10, max_lines=max(1, (size - 10) // line_height))
-    draw_centred_lines(draw, (0, 0, size, size), lines, typeface, fill=NEUTRAL_TEXT, line_height=line_height)
-    return tile
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _name(source: Source) -> str:
@@ -152,33 +139,29 @@ class PictureEngine:
 
     def thumbnails(self, ids: Sequence[int], size: int = 0, *, deadline: Deadline = NO_DEADLINE) -> list[ItemThumbnail]:
         """PNG thumbnails of stored items, in request order; every id must exist."""
-        with self.engine._operation():
+        with self.engine.operation():
             size = self._size(size, "size")
             ids = check_ids(ids, self.limits.max_thumbnails)
             pixels, limit = len(ids) * size * size, self.limits.max_picture_pixels
             if pixels > limit:
                 raise TooLarge(f"{len(ids)} thumbnails of {size}×{size} are {pixels} pixels, over the limit of {limit}; "
                                f"ask for at most {max(1, limit // (size * size))} at a time")
-            found = self.engine.store.items(ids)
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise NotFound(f"no item with id {', '.join(map(str, missing[:10]))}"
-                               + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
+            found = self.engine.stored_items(ids)
             cache = self.cache(size)
             out = []
             for number, item_id in enumerate(ids, 1):
                 deadline.check(f"before thumbnail {number} of {len(ids)}")
                 try:
-                    out.append(ItemThumbnail(item_id, _png(cache.thumbnail(found[item_id]))))
+                    out.append(ItemThumbnail(item_id, png_bytes(cache.thumbnail(found[item_id]))))
                 except ThumbnailUnavailable as exc:
-                    out.append(ItemThumbnail(item_id, _png(placeholder(exc.reason, size=size)), exc.reason))
+                    out.append(ItemThumbnail(item_id, png_bytes(placeholder(exc.reason, size=size)), exc.reason))
             self._fits_message(sum(len(t.png) + _WIRE_OVERHEAD for t in out), "ask for fewer or smaller thumbnails")
             return out
 
     def render(self, request: SheetRequest, *, tile_size: int = 0, title: str | None = None,
                deadline: Deadline = NO_DEADLINE) -> Sheet:
         """Answer ``request`` and draw its contact sheet; ``title`` None describes the request, "" draws none."""
-        with self.engine._operation():
+        with self.engine.operation():
             layout = SheetLayout(tile=self._size(tile_size, "tile_size"))
             self._check_pixels(request, layout, has_title=title != "")
             result = self._answer(request, deadline)
@@ -187,7 +170,7 @@ class PictureEngine:
             if title is None:
                 title = self._title(request)
             picture = render_sheet(rows, title=title or None, layout=layout)
-            png = _png(picture)
+            png = png_bytes(picture)
             self._fits_message(len(png) + _WIRE_OVERHEAD, "lower k, the number of steps or tile_size")
             return Sheet(png, picture.width, picture.height, result)
 

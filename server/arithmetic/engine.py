@@ -1,0 +1,181 @@
+"""Direction arithmetic over a served index: combinations, shifts and walks, scored exactly.
+
+:class:`ArithmeticEngine` sits beside the :class:`SearchEngine` it is given and shares its store,
+embedder, batcher, resolver and lifecycle. It checks a request where it enters
+(:mod:`~latentspace.server.arithmetic.requests`), resolves its terms to vectors, gathers the rows
+to score and hands them to the pure core (:class:`~latentspace.server.arithmetic.scoring.Combination`,
+:mod:`~latentspace.server.arithmetic.trajectories`):
+
+* a Flat index (or one whose FAISS index is not trained yet): every stored row;
+* an approximate index (IVF…, HNSW…): the union of the FAISS neighbours of the combination's
+  candidate queries (or of each point of a path), ``max(candidate_factor·k, min_candidates)``
+  per query, re-scored exactly on the stored vectors.
+
+So scores are always exact; an approximate index can only miss items, never misorder them.
+Like the search engine it raises the exceptions of :mod:`latentspace.server.errors` and never
+imports gRPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from latentspace.server.arithmetic.directions import DirectionBook
+from latentspace.server.arithmetic.requests import (
+    CombineRequest,
+    PathResult,
+    ShiftRequest,
+    WalkRequest,
+    check_combine,
+    check_shift,
+    check_walk,
+)
+from latentspace.server.arithmetic.scoring import Combination, Term
+from latentspace.server.arithmetic.trajectories import interpolate, shift_points, walk_rows
+from latentspace.server.config import ArithmeticLimits
+from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.engine import Scope, SearchEngine
+from latentspace.server.search.queries import ItemQuery, Named, SearchResult, Source, describe
+
+__all__ = ["ArithmeticEngine", "score_name"]
+
+Rows = tuple[np.ndarray, np.ndarray]
+"""``(ids (n,), vectors (n, d))`` of stored items to score."""
+
+
+def score_name(method: str, metric: str) -> str:
+    """What a Combine score is: ``cosine``, ``l2`` (squared distance, ascending), ``cosmul`` or ``best_score``."""
+    if method == "average":
+        return metric
+    return "cosine" if method == "add" else method
+
+
+def _item_ids(sources: Iterable[Source]) -> set[int]:
+    return {int(s.item_id) for s in sources if isinstance(s, ItemQuery)}
+
+
+class ArithmeticEngine:
+    """Combine, Shift, Walk and the named directions of one engine's index."""
+
+    def __init__(self, engine: SearchEngine, limits: ArithmeticLimits | None = None) -> None:
+        self.engine = engine
+        self.limits = limits if limits is not None else engine.config.arithmetic
+        self.directions = DirectionBook(engine, self.limits)
+
+    @property
+    def exact(self) -> bool:
+        """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
+        store = self.engine.store
+        return not store.uses_faiss or store.manifest.faiss_factory.replace(" ", "") == "Flat"
+
+    # -- the RPCs ------------------------------------------------------------------------------
+
+    def combine(self, request: CombineRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
+        """Items ranked by a combination of terms; see :class:`~latentspace.server.arithmetic.scoring.Combination`."""
+        with self.engine.operation():
+            scope = self.engine.scope(request.options)
+            check_combine(request, self.limits)
+            self.engine.require_items()
+            terms = request.terms
+            vectors = self.engine.resolve(terms, deadline=deadline)
+            deadline.check("before scoring")
+            store = self.engine.store
+            combination = Combination.of(  # the terms' vectors, checked before gathering rows
+                request.method,
+                [Term(v, t.weight, t.source.item_id if isinstance(t.source, ItemQuery) else None, t.label)
+                 for t, v in zip(terms, vectors)],
+                metric=store.metric, dim=store.dim, max_terms=self.limits.max_terms)
+            exclude = set() if request.options.include_self else _item_ids(t.source for t in terms)
+            name = score_name(request.method, store.metric)
+            if scope.nothing_allowed:
+                return SearchResult((), name)
+            if self.exact:
+                ids, rows = self._all_rows(scope.allowed)
+            else:
+                queries = combination.candidate_queries()
+                ids, rows = self._candidates(queries, self.limits.candidates(scope.k) + len(exclude), scope.allowed)
+            return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
+
+    def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
+        """Neighbours of start + α·‖start‖·unit(direction), one row per α."""
+        with self.engine.operation():
+            scope = self.engine.scope(request.options)
+            alphas = check_shift(request, self.limits)
+            self.engine.require_items()
+            entries = [Named(request.start, f"start ({describe(request.start)})"),
+                       Named(request.direction, f"direction ({describe(request.direction)})")]
+            start, direction = self.engine.resolve(entries, nonzero=True, deadline=deadline)
+            deadline.check("before scoring")
+            points = shift_points(start, direction, alphas, max_steps=self.limits.max_steps,
+                                  max_alpha=self.limits.max_alpha)
+            exclude = set() if request.options.include_self else _item_ids([request.start])
+            labels = [f"point α={a:g}" for a in alphas]
+            rows = self._neighbours(points, labels, [scope.k] * len(alphas), exclude, scope)
+            return PathResult(alphas, tuple(self.engine.results(rows)))
+
+    def walk(self, request: WalkRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
+        """Neighbours of ``steps`` points from start to end; with ``unique`` each item shows once."""
+        with self.engine.operation():
+            scope = self.engine.scope(request.options)
+            steps = check_walk(request, self.limits)
+            self.engine.require_items()
+            entries = [Named(request.start, f"start ({describe(request.start)})"),
+                       Named(request.end, f"end ({describe(request.end)})")]
+            a, b = self.engine.resolve(entries, nonzero=True, deadline=deadline)
+            deadline.check("before scoring")
+            points = interpolate(a, b, steps, request.mode, max_steps=self.limits.max_steps)
+            exclude = set() if request.options.include_self else _item_ids([request.start, request.end])
+            positions = np.linspace(0.0, 1.0, steps).tolist()
+            # With unique, step i may lose up to k·i items shown before it: rank enough to refill.
+            k = scope.k
+            counts = [k * (i + 1) if request.unique else k for i in range(steps)]
+            labels = [f"point t={t:.3g}" for t in positions]
+            rows = walk_rows(self._neighbours(points, labels, counts, exclude, scope), k=k, unique=request.unique)
+            return PathResult(tuple(positions), tuple(self.engine.results(rows)))
+
+    # -- rows to score -------------------------------------------------------------------------
+
+    def _all_rows(self, allowed: np.ndarray | None) -> Rows:
+        ids, vectors = self.engine.store.snapshot()
+        if allowed is None:
+            return ids, vectors
+        keep = np.isin(ids, allowed)
+        return ids[keep], vectors[keep]
+
+    def _candidates(self, queries: np.ndarray, count: int, allowed: np.ndarray | None) -> Rows:
+        """The union of each query's ``count`` FAISS neighbours, with their stored vectors.
+
+        A label filter that leaves no more than ``count`` items is scored outright instead: it is
+        cheaper, and an IVF index probing few lists could otherwise find none of them.
+        """
+        store = self.engine.store
+        if allowed is not None and len(allowed) <= count:
+            ids = np.asarray(allowed, dtype=np.int64).tolist()
+        else:
+            _, found = store.search(queries, count, allowed_ids=allowed)
+            ids = np.unique(found[found >= 0]).tolist()
+        while True:
+            try:
+                return np.asarray(ids, dtype=np.int64), store.vectors(ids)
+            except KeyError as exc:  # removed since the search by a concurrent request
+                ids.remove(int(exc.args[0]))
+
+    def _neighbours(self, points: np.ndarray, labels: Sequence[str], counts: Sequence[int], exclude: set[int],
+                    scope: Scope) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Best-first ``(scores, ids)`` of each point under the index metric, ``counts[i]`` rows.
+
+        One point is the single positive term of ``average``: plain nearest-neighbour search.
+        """
+        store = self.engine.store
+        if scope.nothing_allowed:
+            empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
+            return [empty for _ in points]
+        if self.exact:
+            ids, rows = self._all_rows(scope.allowed)
+        else:
+            ids, rows = self._candidates(points, self.limits.candidates(max(counts)) + len(exclude), scope.allowed)
+        return [Combination.of("average", [Term(p, 1.0, name=label)], metric=store.metric)
+                .rank(rows, ids, k=count, exclude_ids=exclude)
+                for p, label, count in zip(points, labels, counts)]

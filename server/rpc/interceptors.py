@@ -1,0 +1,188 @@
+"""What every call of the service goes through, around the servicer: three small interceptors.
+
+* :class:`CallCounter` counts calls being handled (:class:`InFlight`), so shutdown and tests can
+  wait for them; gRPC's ``maximum_concurrent_rpcs`` already refuses calls past the limit.
+* :class:`RequestParsing` parses the request itself, so bytes that are not valid protobuf (a
+  string field that is not UTF-8, say) are INVALID_ARGUMENT, not the INTERNAL gRPC would give.
+* :class:`StatusMapping` turns the core's exceptions into status codes with the one table
+  :data:`STATUS_OF`; anything else is INTERNAL and logged.
+
+They act on the unary methods of one service (health checks and reflection pass untouched), and
+are listed in that order after the token check (:mod:`~latentspace.server.rpc.auth`), the first
+being the outermost. A further cross-cutting concern (metrics, request ids) is one more class here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import DecodeError
+
+from latentspace.server.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    EmptyIndex,
+    InvalidQuery,
+    NotFound,
+    PreconditionFailed,
+    ShuttingDown,
+    StorageFull,
+    TooLarge,
+)
+
+__all__ = ["STATUS_OF", "CallCounter", "InFlight", "RequestParsing", "StatusMapping", "status_of"]
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidQuery, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+    (EmptyIndex, grpc.StatusCode.FAILED_PRECONDITION),
+    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),  # an RPC in the .proto this server lacks
+)
+"""Core exceptions and the status each becomes; anything else is INTERNAL (and logged)."""
+
+Behaviour = Callable[[object, grpc.ServicerContext], object]
+
+
+def status_of(exc: BaseException) -> grpc.StatusCode | None:
+    for kind, code in STATUS_OF:
+        if isinstance(exc, kind):
+            return code
+    return None
+
+
+def _method_name(method: str) -> str:
+    """``Search`` of ``/latentspace.v1.LatentSpace/Search``."""
+    return method.rsplit("/", 1)[-1]
+
+
+class _UnaryInterceptor(grpc.ServerInterceptor):
+    """Wraps the behaviour of each unary-unary method of one service, once per method."""
+
+    def __init__(self, service: str) -> None:
+        self._prefix = f"/{service}/"
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if (handler is None or not method.startswith(self._prefix) or handler.unary_unary is None
+                or handler.request_streaming or handler.response_streaming):
+            return handler
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = (handler, self._wrap(method, handler))
+            self._wrapped[method] = cached
+        return cached[1]
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(self._around(method, handler.unary_unary),
+                                                   request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
+
+    def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
+        raise NotImplementedError
+
+
+class InFlight:
+    """Counts calls being handled, so shutdown can wait for them and no longer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        """Calls being handled right now."""
+        with self._cond:
+            return self._count
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """True once no call is being handled; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+class CallCounter(_UnaryInterceptor):
+    """Each call of the service is counted in ``in_flight`` from its parsing to its answer."""
+
+    def __init__(self, service: str, in_flight: InFlight) -> None:
+        super().__init__(service)
+        self.in_flight = in_flight
+
+    def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
+        in_flight = self.in_flight
+
+        def counted(request: object, context: grpc.ServicerContext) -> object:
+            with in_flight:
+                return behaviour(request, context)
+
+        return counted
+
+
+class RequestParsing(_UnaryInterceptor):
+    """Parses requests here: bytes that are not a valid request message are INVALID_ARGUMENT."""
+
+    def __init__(self, service: ServiceDescriptor) -> None:
+        super().__init__(service.full_name)
+        self._types = {m.name: m.input_type.full_name for m in service.methods}
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        parse = handler.request_deserializer
+        if parse is None:  # already bytes in, bytes out: nothing to parse
+            return handler
+        name = _method_name(method)
+        type_name = self._types.get(name, "request message")
+        behaviour = handler.unary_unary
+
+        def parsed(raw: bytes, context: grpc.ServicerContext) -> object:
+            try:
+                request = parse(raw)
+            except DecodeError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{name}: the request is not a valid {type_name} (is every string field valid UTF-8?): {exc}")
+            return behaviour(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(parsed, request_deserializer=None,
+                                                   response_serializer=handler.response_serializer)
+
+
+class StatusMapping(_UnaryInterceptor):
+    """The core's exceptions become the status :data:`STATUS_OF` gives, with their message."""
+
+    def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
+        name = _method_name(method)
+
+        def mapped(request: object, context: grpc.ServicerContext) -> object:
+            try:
+                return behaviour(request, context)
+            except Exception as exc:
+                code = status_of(exc)
+                if code is None:
+                    log.exception("%s failed", name)
+                    context.abort(grpc.StatusCode.INTERNAL, f"{name}: internal error ({type(exc).__name__}); "
+                                                            f"see the server log")
+                context.abort(code, str(exc))
+
+        return mapped
