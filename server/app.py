@@ -73,6 +73,7 @@ class RunningServer:
                 return
             self._stopped = True
             self.health.enter_graceful_shutdown()  # NOT_SERVING, sent on every Watch stream
+            self.service.in_flight.refuse_new()  # a caller who saw NOT_SERVING is refused from here on
             stopped = self.server.stop(grace)  # refuse new calls now; cancel whatever still runs after grace
             # Watch streams never end by themselves: end them, so that `stopped` is set as soon
             # as every call accepted before the stop (running or still queued) is answered.

@@ -49,6 +49,8 @@ class TooLarge(ServiceError):
 class ShuttingDown(ServiceError):
     """The server is stopping and takes no new work."""
 
+    message = "the server is shutting down; retry on another instance"
+
 
 class DeadlineExceeded(ServiceError):
     """The caller's deadline passed, so the work stopped between two of its stages."""

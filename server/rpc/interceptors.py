@@ -102,6 +102,12 @@ class InFlight:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._count = 0
+        self.refusing = False
+        """Set once a stop has begun: new calls are answered UNAVAILABLE, not started."""
+
+    def refuse_new(self) -> None:
+        """From now on new calls are refused; those already counted run to their end."""
+        self.refusing = True
 
     def __enter__(self) -> None:
         with self._cond:
@@ -135,6 +141,8 @@ class CallCounter(_UnaryInterceptor):
         in_flight = self.in_flight
 
         def counted(request: object, context: grpc.ServicerContext) -> object:
+            if in_flight.refusing:  # the stop began: health says NOT_SERVING, so refuse at once
+                context.abort(grpc.StatusCode.UNAVAILABLE, ShuttingDown.message)
             with in_flight:
                 return behaviour(request, context)
 

@@ -76,7 +76,7 @@ class Batcher(Generic[P, R]):
         """
         with self._cond:
             if self._closed:
-                raise ShuttingDown("the server is shutting down; retry on another instance")
+                raise ShuttingDown(ShuttingDown.message)
             self._preparing += 1
         group: _Group[P] | None = None
         try:
