@@ -1,0 +1,1 @@
+"""Query features over exact scores: thresholds, groups, pages, duplicates, diversity, discovery."""
