@@ -94,5 +94,5 @@ def _draw_sheets(store, sheet_dir: Path, clusters, rows) -> None:
     for cluster, row in zip(clusters, rows):
         scores = np.array([m["cosine_to_first"] for m in row["items"]])
         tiles = tiles_for_hits(store, cache, np.asarray(cluster.ids), scores)
-        title = f"cluster {row['cluster']}: {row['size']} near-identical items (cosine to the first)"
+        title = f"cluster {row['cluster']}: {row['size']} items"
         render_search_sheet(tiles[0], tiles[1:], title=title).save(sheet_dir / f"cluster-{row['cluster']:04d}.png")
