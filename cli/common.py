@@ -47,8 +47,14 @@ def read_vector(path, what: str):
 
     try:
         array = np.load(path, allow_pickle=False)
+    except EOFError:  # an empty (or cut short) file
+        raise CliError(f"{what}: {path} is empty or cut short, not a .npy file; "
+                       f"write one with numpy.save") from None
     except (OSError, ValueError) as exc:
         raise CliError(f"{what}: not a .npy file numpy can read ({exc})") from None
+    if isinstance(array, np.lib.npyio.NpzFile):
+        array.close()
+        raise CliError(f"{what}: {path} is a .npz archive; give a .npy file of one vector (numpy.save)")
     if not isinstance(array, np.ndarray) or array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[0] != 1):
         raise CliError(f"{what}: expected one vector (shape (d,) or (1, d)), got shape {getattr(array, 'shape', '?')}")
     return array.reshape(-1)

@@ -1,0 +1,165 @@
+"""Directions learned by a linear probe between two sets of examples (TCAV / InterfaceGAN style),
+with the held-out accuracy of the probe, beside the mean difference and the classifier rows.
+
+Pure NumPy and scikit-learn. The examples are unit-normalised first, as for the mean difference
+(cosine is what the index compares). Methods:
+
+* ``logistic``: the unit normal of an L2-regularised logistic regression's boundary.
+* ``fisher``: the normal of Fisher's linear discriminant, w = (Σ_w + shrinkage)⁻¹ (μ₊ − μ₋),
+  with the Ledoit–Wolf shrinkage scikit-learn estimates (few examples, many dimensions).
+* ``whitened``: a logistic regression on the index's vectors PCA-whitened to
+  :data:`WHITEN_COMPONENTS` components, mapped back to the index's space as its activation
+  pattern (below).
+* ``probe`` (the default of ``direction create --probe``): Fisher's discriminant, stored as its
+  *activation pattern* a = Σ_corpus·w (Haufe et al. 2014, "On the interpretation of weight
+  vectors of linear models"): the direction in which the index's own images change as the
+  discriminant rises. A normal (a filter) points along whatever separates the two sets best,
+  often low-variance dimensions no image moves along, so a shift along it leaves the region
+  images embed to; the pattern follows the corpus's covariance and measured best in
+  ``bench/direction_quality.py`` (see README).
+
+Every method reports the accuracy of its probe on held-out examples (stratified k-fold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentspace.server.errors import InvalidQuery
+
+__all__ = ["LEARNED_METHODS", "LearnedDirection", "WHITEN_COMPONENTS", "corpus_pattern", "fit_direction"]
+
+LEARNED_METHODS: tuple[str, ...] = ("probe", "logistic", "fisher", "whitened")
+WHITEN_COMPONENTS = 50
+DEFAULT_FOLDS = 5
+#: corpus_pattern() reads the corpus this many rows at a time.
+_CHUNK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class LearnedDirection:
+    """A unit direction (float32) and how well its probe separates held-out examples."""
+
+    vector: np.ndarray
+    method: str
+    accuracy: float
+    folds: int
+    positives: int
+    negatives: int
+
+    def describe(self) -> str:
+        return (f"{self.method} direction from {self.positives} positive and {self.negatives} negative examples; "
+                f"held-out accuracy {self.accuracy:.1%} ({self.folds}-fold)")
+
+
+def _unit(m: np.ndarray, what: str) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim != 2 or len(m) == 0:
+        raise InvalidQuery(f"{what}: need a non-empty (count, d) array, got shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise InvalidQuery(f"{what}: contains NaN or inf")
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise InvalidQuery(f"{what}[{int(np.flatnonzero(norms[:, 0] == 0)[0])}]: vector is all zeros")
+    return m / norms
+
+
+def corpus_pattern(corpus: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ·w for the covariance Σ of the corpus's unit rows, without forming the d×d matrix."""
+    corpus = np.asarray(corpus)
+    n = len(corpus)
+    if n < 2:
+        raise InvalidQuery("the index needs at least 2 items to estimate its covariance")
+    total, mean = np.zeros(corpus.shape[1]), np.zeros(corpus.shape[1])
+    for i in range(0, n, _CHUNK_ROWS):
+        mean += _unit_rows_safe(corpus[i: i + _CHUNK_ROWS]).sum(axis=0)
+    mean /= n
+    for i in range(0, n, _CHUNK_ROWS):
+        z = _unit_rows_safe(corpus[i: i + _CHUNK_ROWS]) - mean
+        total += z.T @ (z @ w)
+    return total / (n - 1)
+
+
+def _unit_rows_safe(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+
+
+class _Whitener:
+    """PCA whitening fitted on the corpus's unit rows (at most 20,000 of them, seeded sample)."""
+
+    def __init__(self, corpus: np.ndarray, components: int, seed: int) -> None:
+        from sklearn.decomposition import PCA
+
+        rows = np.asarray(corpus)
+        if len(rows) > 20000:
+            rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), 20000, replace=False))]
+        rows = _unit_rows_safe(rows)
+        k = min(components, len(rows) - 1, rows.shape[1])
+        if k < 1:
+            raise InvalidQuery("the index needs at least 2 items to whiten its vectors")
+        self.pca = PCA(n_components=k, whiten=True, random_state=seed).fit(rows)
+
+    def transform(self, m: np.ndarray) -> np.ndarray:
+        return self.pca.transform(m)
+
+    def pattern(self, w: np.ndarray) -> np.ndarray:
+        """The activation pattern in the original space of a weight vector on whitened vectors."""
+        return self.pca.components_.T @ (np.sqrt(self.pca.explained_variance_) * w)
+
+
+def _classifier(method: str):
+    if method in ("logistic", "whitened"):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+
+
+def fit_direction(positives: np.ndarray, negatives: np.ndarray, *, method: str = "probe",
+                  corpus: np.ndarray | None = None, folds: int = DEFAULT_FOLDS, seed: int = 0) -> LearnedDirection:
+    """Fit ``method`` between the sets and return its unit direction (positives' side positive).
+
+    ``corpus`` (the index's vectors, raw) is needed by ``probe`` and ``whitened``. At least two
+    examples per side, so that each side is represented in a held-out fold.
+    """
+    if method not in LEARNED_METHODS:
+        raise InvalidQuery(f"unknown learned direction method {method!r}; choose one of {', '.join(LEARNED_METHODS)}")
+    pos, neg = _unit(positives, "positive examples"), _unit(negatives, "negative examples")
+    if pos.shape[1] != neg.shape[1]:
+        raise InvalidQuery(f"negative examples: dimension {neg.shape[1]} does not match {pos.shape[1]}")
+    if len(pos) < 2 or len(neg) < 2:
+        raise InvalidQuery(f"a learned direction needs at least 2 positive and 2 negative examples "
+                           f"(to hold some out), got {len(pos)} and {len(neg)}")
+    if method in ("probe", "whitened") and corpus is None:
+        raise InvalidQuery(f"method {method!r} needs the index's vectors (corpus)")
+    if isinstance(folds, bool) or int(folds) != folds or folds < 2:
+        raise InvalidQuery(f"folds must be an integer >= 2, got {folds!r}")
+    x = np.concatenate([pos, neg])
+    y = np.r_[np.ones(len(pos), dtype=int), np.zeros(len(neg), dtype=int)]
+    whitener = _Whitener(corpus, WHITEN_COMPONENTS, seed) if method == "whitened" else None
+    features = whitener.transform(x) if whitener else x
+    accuracy, used = _held_out_accuracy(method, features, y, min(int(folds), len(pos), len(neg)), seed)
+    w = _classifier(method).fit(features, y).coef_[0].astype(np.float64)
+    if method == "whitened":
+        w = whitener.pattern(w)
+    elif method == "probe":
+        w = corpus_pattern(corpus, w)
+    norm = np.linalg.norm(w)
+    if not np.isfinite(norm) or norm <= 1e-12:
+        raise InvalidQuery("the examples do not separate along any direction (the probe's weights are zero)")
+    return LearnedDirection((w / norm).astype(np.float32), method, accuracy, used, len(pos), len(neg))
+
+
+def _held_out_accuracy(method: str, x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[float, int]:
+    from sklearn.model_selection import StratifiedKFold
+
+    correct = 0
+    for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        correct += int((_classifier(method).fit(x[train], y[train]).predict(x[test]) == y[test]).sum())
+    return correct / len(y), folds

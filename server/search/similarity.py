@@ -1,0 +1,55 @@
+"""The similarity every query feature of this package compares with, and the checks on its inputs.
+
+"cosine": cos(x, v), a stored row of norm zero has cosine 0 with everything. "l2": −‖x − v‖²,
+Qdrant's Euclid similarity, so for both metrics higher means more alike.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from latentspace.server.errors import InvalidQuery
+
+__all__ = ["METRICS", "Metric", "check_metric", "check_rows", "similarities", "unit_rows"]
+
+Metric = Literal["cosine", "l2"]
+METRICS: tuple[str, ...] = ("cosine", "l2")
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise InvalidQuery(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    return metric
+
+
+def unit_rows(m: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float64; rows of norm zero stay zero."""
+    m = np.asarray(m, dtype=np.float64)
+    norms = np.sqrt((m * m).sum(axis=1, keepdims=True))
+    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+
+
+def check_rows(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows and their ids as ``(n, d)`` and int64 ``(n,)``, or InvalidQuery."""
+    vectors, ids = np.asarray(vectors), np.asarray(ids, dtype=np.int64)
+    if vectors.ndim != 2 or ids.shape != (len(vectors),):
+        raise InvalidQuery(f"vectors {vectors.shape} and ids {ids.shape} are not (n, d) and (n,)")
+    return vectors, ids
+
+
+def similarities(x: np.ndarray, m: np.ndarray, metric: str) -> np.ndarray:
+    """``(len(x), len(m))`` similarities in float64, each column computed on its own.
+
+    Row-wise (multiply, then sum) rather than one BLAS product, so a row's similarity does not
+    depend on which block of candidates it arrived in and exact duplicates tie.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    m = np.asarray(m, dtype=np.float64)
+    if metric == "cosine":
+        x, m = unit_rows(x), unit_rows(m)
+        cols = [(x * v).sum(axis=1) for v in m]
+    else:
+        cols = [-((x - v) ** 2).sum(axis=1) for v in m]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(x), 0))
