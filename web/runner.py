@@ -5,6 +5,7 @@ The socket is bound before uvicorn starts, so port 0 works and the address is kn
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -50,8 +51,21 @@ class Gateway:
         return f"http://{host}:{self.port}/"
 
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM (uvicorn's own handlers; main thread only)."""
-        self._server.run(sockets=[self._socket])
+        """Serve until SIGINT or SIGTERM, then stop gracefully and return (main thread only).
+
+        uvicorn's own handlers would re-raise the signal after shutting down, so the process would
+        die of it instead of exiting 0: the server runs in its thread and this one waits.
+        """
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not stop.wait(0.5) and self._thread.is_alive():
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start(self, timeout: float = 10.0) -> Gateway:
         # uvicorn installs signal handlers only in the main thread: the gRPC server's stay in charge.
