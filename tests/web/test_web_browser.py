@@ -59,6 +59,13 @@ def test_upload_shows_the_photo_as_first_result(page, web):
     assert expected[0] == item_id_of(web, "green_1.png")
     assert page.locator("#chips .chip.positive").first.inner_text().strip().startswith("+ uploaded image")
     assert "upload=1" in page.url
+    other = web.corpus / "blue" / "blue_3.png"  # dropped on the page this time
+    page.evaluate("""bytes => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+    }""", list(other.read_bytes()))
+    wait_for_grid(page, web.client.search(other.read_bytes(), k=10).ids)
     assert page.problems == []
 
 
