@@ -72,18 +72,9 @@ def _shown_path(path: str) -> str:
     return path
 
 
-def _hits_json(result) -> list[dict]:
-    return [{"id": h.id, "score": h.score, "path": h.path, "label": h.label} for h in result.hits]
-
-
 def _short(hit) -> str:
     name = Path(hit.path).name
     return f"{hit.label}/{name}" if hit.label else name
-
-
-def _direction_json(d) -> dict:
-    return {"name": d.name, "kind": d.kind, "description": d.description, "created_at": d.created_at,
-            "dimension": d.dimension, "norm": d.norm}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -194,7 +185,7 @@ def run_analogy(args: argparse.Namespace) -> int:
         result = _answer(args, client.combine, client.combine_sheet, positive, negative, method=args.method, k=args.k,
                          include_terms=args.include_terms, labels=args.label)
     if args.json:
-        print(json.dumps({"method": args.method, "metric": result.metric, "hits": _hits_json(result)}))
+        print(json.dumps(_json_view().combine_json(result, args.method)))
         return 0
     if not result.hits:
         print("no hits")
@@ -204,11 +195,16 @@ def run_analogy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_view():
+    """The shared JSON rendering, imported when a command prints JSON (it loads the client library)."""
+    from latentspace.client import json_view
+
+    return json_view
+
+
 def _print_path(result, key: str, as_json: bool) -> None:
-    metric = result[0].result.metric if len(result) else ""
     if as_json:
-        steps = [{key: s.position, "hits": _hits_json(s.result)} for s in result]
-        print(json.dumps({"metric": metric, "steps": steps}))
+        print(json.dumps(_json_view().path_json(result, key)))
         return
     symbol = "α" if key == "alpha" else "t"
     positions = [f"{symbol}={s.position:.3g}" for s in result]
@@ -259,7 +255,7 @@ def run_direction_create(args: argparse.Namespace) -> int:
     with _client(args) as client:
         created = client.create_direction(args.name, **options)
     if args.json:
-        print(json.dumps(_direction_json(created)))
+        print(json.dumps(_json_view().direction_json(created)))
     else:
         print(f"created direction {created.name} ({created.kind}, norm {created.norm:.4g}): {created.description}")
     return 0
@@ -269,7 +265,7 @@ def run_direction_list(args: argparse.Namespace) -> int:
     with _client(args) as client:
         found = client.list_directions()
     if args.json:
-        print(json.dumps({"directions": [_direction_json(d) for d in found]}))
+        print(json.dumps(_json_view().directions_json(found)))
         return 0
     if not found:
         print("no directions stored")
@@ -287,7 +283,7 @@ def run_direction_show(args: argparse.Namespace) -> int:
     if args.out is not None:
         np.save(args.out, np.asarray(found.vector, dtype=np.float32))
     if args.json:
-        print(json.dumps(_direction_json(found)))
+        print(json.dumps(_json_view().direction_json(found)))
         return 0
     from datetime import datetime, timezone
 

@@ -121,8 +121,9 @@ def run_search(args: argparse.Namespace) -> int:
     if args.sheet is not None:
         write_sheet(answer, args.sheet)
     if args.json:
-        hits = [{"id": h.id, "score": h.score, "path": h.path, "label": h.label} for h in result.hits]
-        print(json.dumps({"hits": hits}))
+        from latentspace.client.json_view import search_json
+
+        print(json.dumps(search_json(result)))
         return 0
     if not result.hits:
         print("no hits")
@@ -134,12 +135,12 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     with _client(args) as client:
         info = client.info()
     if args.json:
-        print(json.dumps(asdict(info), indent=2, sort_keys=True))
+        from latentspace.client.json_view import info_json
+
+        print(json.dumps(info_json(info), indent=2, sort_keys=True))
         return 0
     search = f"FAISS ({info.faiss_factory})" if info.uses_faiss else f"exact (FAISS {info.faiss_factory} not trained yet)"
     weights = f"{info.weights.choice}: {info.weights.description} (sha256 {info.weights.sha256[:12]}…)"
@@ -177,8 +178,9 @@ def run_add(args: argparse.Namespace) -> int:
     with _client(args) as client:
         items = client.add_images(images)
     if args.json:
-        print(json.dumps({"items": [{"id": i.id, "path": i.path, "label": i.label, "stored_file": i.stored_file}
-                                    for i in items]}))
+        from latentspace.client.json_view import added_json
+
+        print(json.dumps(added_json(items)))
         return 0
     print(_table([[str(i.id), i.label, i.path] for i in items], ["id", "label", "path"]))
     print(f"added {len(items)} item{'s' if len(items) != 1 else ''}")

@@ -64,6 +64,7 @@ def build_index(corpus: Path, directory: Path, embedder) -> None:
 
 
 def show_local_neighbours(directory: Path, k: int) -> None:
+    """The neighbours of the first item of each label, straight from the index (no server)."""
     with IndexStore.open(directory, readonly=True) as store:
         ids, vectors = store.snapshot()
         items = store.items(ids.tolist())
@@ -71,8 +72,12 @@ def show_local_neighbours(directory: Path, k: int) -> None:
     def name(item_id: int) -> str:
         return f"{items[item_id].label}/{Path(items[item_id].path).name}"
 
-    width = max(len(name(i)) for i in ids.tolist())
+    firsts: dict[str, int] = {}
     for row, item_id in enumerate(ids.tolist()):
+        firsts.setdefault(items[item_id].label, row)
+    shown = [(row, ids[row].item()) for row in sorted(firsts.values())]
+    width = max(len(name(i)) for _, i in shown)
+    for row, item_id in shown:
         found = [f"{name(h)} ({s:.2f})" for s, h in zip(scores[row], hits[row]) if h >= 0][:k]
         print(f"  {name(item_id):<{width}} → " + ", ".join(found))
 
@@ -162,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     embedder, why = choose_embedder()
     print(f"model: {why}")
     build_index(args.corpus, args.index, embedder)
-    print("\nnearest neighbours of every demo photo (cosine similarity):")
+    print("\nnearest neighbours of one image of each label (cosine similarity):")
     show_local_neighbours(args.index, args.k)
     print("\nserving the index over gRPC and querying it through the client:")
     args.out.mkdir(parents=True, exist_ok=True)
     with running_server(args.index) as address:
         show_served_neighbours(address, args.corpus, args.k, args.out)
+    print(f"\nto browse {args.index} in a web browser: make web (or latentspace serve {args.index} --web-port 8080),\n"
+          f"then open http://127.0.0.1:8080/ ; Ctrl-C stops it")
     return 0
 
 

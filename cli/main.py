@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "latentspace.cli.arith_cmds",
     "latentspace.cli.visual_cmds",
     "latentspace.cli.duplicates_cmd",
+    "latentspace.cli.web_cmd",
 )
 
 

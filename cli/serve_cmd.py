@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from latentspace.cli.common import CliError
+from latentspace.cli.web_cmd import add_upload_option, gateway_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="every call must send 'authorization: Bearer <token>' with the token in FILE")
     access.add_argument("--token-for-health", action="store_true",
                         help="health checks need the token too (default: open, for probes)")
+    web = serve.add_argument_group("web page", "also serve the browser page in this process (needs the web extra)")
+    web.add_argument("--web-port", type=int, metavar="N",
+                     help="serve the page on this port too (0 picks a free one); its address is printed")
+    web.add_argument("--web-host", default="127.0.0.1", help="address the page listens on (default 127.0.0.1)")
+    add_upload_option(web)
     serve.set_defaults(run=run_serve)
 
 
@@ -74,6 +80,20 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     weights = WeightsChoice.parse(args.weights) if args.weights else None
+    if args.web_port is not None:  # fail on a bad --web-port or a missing extra before loading the index
+        gateway_config("127.0.0.1:0", args, host=args.web_host, port=args.web_port)
+    gateways = []
+
+    def start_web(running) -> None:
+        """The gateway calls the server as any client does: over its TLS (trusting --tls-cert, as for a
+        self-signed certificate of this host) and with its token."""
+        from latentspace.web.runner import Gateway
+
+        config = gateway_config(running.address, args, host=args.web_host, port=args.web_port, ca=args.tls_cert,
+                                token_file=args.token_file)
+        gateway = Gateway(config).start()
+        gateways.append(gateway)
+        print(f"web page on {gateway.url}", flush=True)
 
     def ready(running) -> None:
         info = running.engine.info()
@@ -86,9 +106,17 @@ def run_serve(args: argparse.Namespace) -> int:
         access = ("TLS" if config.tls_cert else "plaintext") + (", token required" if config.token_file else "")
         print(f"serving {args.index} ({info.item_count} items, {info.model} {info.layer} {info.dimension}-d, "
               f"{info.metric}, {search}, model on {info.device}, {access}) on {running.address}", flush=True)
+        if args.web_port is not None:
+            start_web(running)
 
     def stopping(running) -> None:
+        for gateway in gateways:
+            gateway.stop()
         print(f"stopping: calls in flight get up to {running.config.grace_seconds:g} s, then the index is saved",
               file=sys.stderr, flush=True)
 
-    return serve(args.index, config, weights=weights, on_ready=ready, on_stopping=stopping)
+    try:
+        return serve(args.index, config, weights=weights, on_ready=ready, on_stopping=stopping)
+    finally:
+        for gateway in gateways:
+            gateway.stop()
