@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "latentspace.cli.client_cmds",
     "latentspace.cli.arith_cmds",
     "latentspace.cli.visual_cmds",
+    "latentspace.cli.featurevis_cmds",
 )
 
 
