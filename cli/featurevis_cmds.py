@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     vis.add_argument("--size", type=int, default=224, help="side of the image in pixels (default 224)")
     vis.add_argument("--count", type=int, default=1, help="several images side by side (default 1)")
     vis.add_argument("--diversity", type=float, default=0.0,
-                     help="with --count > 1: weight of the penalty on their similarity (Lucid's diversity; try 100)")
+                     help="with --count > 1: weight of the penalty on their similarity (Lucid's diversity; try 10)")
     _add_network_options(vis, from_index=True)
     vis.add_argument("--no-progress", action="store_true", help="no progress bar")
     vis.set_defaults(run=run_visualize)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from latentspace.cli.main import main
@@ -13,7 +14,7 @@ from latentspace.render.featurevis import OptimisationParams
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "demo" / "corpus"
 
-ICON_PARAMS = OptimisationParams(steps=64, size=128, seed=0)
+ICON_PARAMS = OptimisationParams(steps=32, size=128, seed=0)
 
 
 def test_each_synthesised_icon_is_nearest_its_own_cell_mean(network, efficientnet, demo_index):
@@ -27,7 +28,11 @@ def test_each_synthesised_icon_is_nearest_its_own_cell_mean(network, efficientne
         atlas = synthesised_atlas(store, network, photos.layout, params=ICON_PARAMS, tile=32)
     assert len(atlas.icons) == len(photos.layout.cells) >= 8
     assert atlas.image.size == photos.image.size
-    embedded = efficientnet.embed_images(list(atlas.icons))  # through the network's own preprocessing
+    # Through the network, each icon as drawn (128 px): its vector at the index's layer.
+    node = network.node(efficientnet.layer.name)
+    pixels = torch.from_numpy(np.stack([np.asarray(icon) for icon in atlas.icons])).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        embedded = network(pixels, [node])[node].flatten(1).numpy()
     embedded /= np.linalg.norm(embedded, axis=1, keepdims=True)
     means = atlas.means / np.linalg.norm(atlas.means, axis=1, keepdims=True)
     cosines = embedded @ means.T
@@ -87,3 +92,15 @@ def test_visualize_command_item_direction_and_errors(tmp_path, demo_index, capsy
     assert "no direction named 'nope'" in capsys.readouterr().err
     assert main(["visualize", "--model", "efficientnet-lite0", "--item", "1", *tiny, "--out", str(out)]) == 2
     assert "--index" in capsys.readouterr().err
+
+
+def test_alexnet_conv1_maps_and_a_visualization_with_untrained_weights(tmp_path, capsys):
+    """The commands the README gives for AlexNet, on seeded random weights (the ImageNet ones are not shipped)."""
+    cat = str(DEMO_CORPUS / "cat" / "chelsea.png")
+    maps = tmp_path / "conv1.png"
+    assert main(["activations", cat, "--model", "alexnet", "--weights", "random:0", "--layer", "conv1", "--out", str(maps)]) == 0
+    assert "64 maps of 55×55" in capsys.readouterr().out
+    picture = tmp_path / "conv5.png"
+    assert main(["visualize", "--model", "alexnet", "--weights", "random:0", "--layer", "conv5", "--unit", "3",
+                 "--steps", "2", "--size", "96", "--no-progress", "--out", str(picture)]) == 0
+    assert Image.open(picture).size == (96, 96)
