@@ -111,3 +111,20 @@ def test_bad_objectives_name_what_is_valid(network):
         OptimisationParams(steps=0)
     with pytest.raises(InvalidObjective, match="size"):
         OptimisationParams(size=8)
+
+
+def test_diversity_pushes_the_images_of_one_objective_apart(network):
+    import torch
+
+    from latentspace.render.featurevis.objectives import diversity_penalty
+
+    objective = channel_objective(network, LATE_LAYER, LATE_UNIT)
+
+    def penalty(weight: float) -> float:
+        result = optimise(network, [objective], OptimisationParams(steps=16, size=64, count=3, diversity=weight))
+        with torch.no_grad():
+            out = network(torch.from_numpy(result.images).permute(0, 3, 1, 2).float() / 255, [objective.node])
+        return float(diversity_penalty(out[objective.node]))
+
+    alike, apart = penalty(0.0), penalty(10.0)
+    assert apart < 0.7 * alike, (alike, apart)
