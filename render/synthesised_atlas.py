@@ -11,6 +11,7 @@ second atlas of the same index and parameters costs no optimisation.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,8 +90,6 @@ def synthesised_atlas(
     if bar is not None:
         bar.n = len(objectives)
         bar.close()
-    import io
-
     icons = tuple(Image.open(io.BytesIO(p[0])).convert("RGB") for p in pictures)
     by_point = {cell.point: icon for cell, icon in zip(layout.cells, icons)}
     image = render_atlas(layout, lambda point, side: by_point[point].resize((side, side), Image.Resampling.LANCZOS),
