@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "latentspace.cli.visual_cmds",
     "latentspace.cli.duplicates_cmd",
     "latentspace.cli.web_cmd",
+    "latentspace.cli.featurevis_cmds",
 )
 
 

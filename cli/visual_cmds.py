@@ -79,7 +79,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="umap (default) or pca (first two principal components: instant, cruder)")
     atlas.add_argument("--sample", type=int, default=20_000,
                        help="fit UMAP on at most this many points; the rest are transformed (default 20000)")
-    atlas.add_argument("--seed", type=int, default=0, help="seed of the sample and of UMAP (default 0)")
+    atlas.add_argument("--seed", type=int, default=0, help="seed of the sample, of UMAP and of synthesised icons (default 0)")
+    icons = atlas.add_argument_group("icons")
+    icons.add_argument("--icons", choices=("photos", "synthesised", "both"), default="photos",
+                       help="photos (default): the photo nearest each cell's centre; synthesised: an image optimised "
+                       "for the cell's mean vector (feature visualization; cached in DIR/featurevis/); both: the two "
+                       "atlases side by side")
+    icons.add_argument("--icon-steps", type=int, default=128, help="optimisation steps per synthesised icon (default 128)")
+    icons.add_argument("--icon-size", type=int, default=128, help="pixels of a synthesised icon as optimised (default 128)")
+    icons.add_argument("--icon-batch", type=int, default=8, help="icons optimised together in one batch (default 8)")
+    _add_network_options(atlas, from_index=True)
     atlas.add_argument("--no-progress", action="store_true", help="no progress bars")
     atlas.set_defaults(run=run_atlas)
 
@@ -172,6 +181,10 @@ def run_atlas(args: argparse.Namespace) -> int:
         _positive(name, value)
     if args.sample < 20:
         raise CliError("--sample must be at least 20 so that UMAP has neighbours to learn from")
+    if args.icons != "photos" and args.html is not None:
+        raise CliError("--html shows photos; draw synthesised icons with --out only")
+    for name, value in (("--icon-steps", args.icon_steps), ("--icon-size", args.icon_size), ("--icon-batch", args.icon_batch)):
+        _positive(name, value)
     started = time.perf_counter()
     with IndexStore.open(args.index, readonly=True) as store:
         if len(store) == 0:
@@ -179,8 +192,11 @@ def run_atlas(args: argparse.Namespace) -> int:
         atlas = index_atlas(store, ThumbnailCache(store.directory), grid=args.grid, tile=args.tile,
                             method=args.projection, sample=args.sample, seed=args.seed, progress=not args.no_progress)
         info = store.manifest.embedder
+        picture = atlas.image
+        if args.icons != "photos":
+            picture = _synthesised(args, store, atlas)
     if args.out is not None:
-        atlas.image.save(args.out)
+        picture.save(args.out)
     if args.html is not None:
         title = f"{args.index.name}: {len(atlas.ids):,} images, {info.model} {info.layer}, {args.projection}"
         args.html.write_text(atlas.html(title=title), encoding="utf-8")
@@ -188,3 +204,25 @@ def run_atlas(args: argparse.Namespace) -> int:
     print(f"wrote {written}: {len(atlas.ids):,} items, {len(atlas.layout.cells)} of "
           f"{atlas.layout.rows}×{atlas.layout.columns} cells drawn, {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _synthesised(args: argparse.Namespace, store, atlas):
+    """The atlas of synthesised icons over the photo atlas's layout (beside it for ``--icons both``)."""
+    from PIL import Image
+
+    from latentspace.render.featurevis import FeatureNetwork, FeatureVisError, OptimisationParams
+    from latentspace.render.synthesised_atlas import synthesised_atlas
+
+    try:
+        params = OptimisationParams(steps=args.icon_steps, size=args.icon_size, seed=args.seed)
+    except FeatureVisError as exc:
+        raise CliError(f"--icon-steps/--icon-size: {exc}") from None
+    network = FeatureNetwork(_network_for_index(args, store))
+    drawn = synthesised_atlas(store, network, atlas.layout, params=params, tile=args.tile, gap=atlas.gap,
+                              batch=args.icon_batch, progress=not args.no_progress).image
+    if args.icons == "synthesised":
+        return drawn
+    both = Image.new("RGB", (atlas.image.width * 2 + args.tile // 4, atlas.image.height), (0, 0, 0))
+    both.paste(atlas.image, (0, 0))
+    both.paste(drawn, (atlas.image.width + args.tile // 4, 0))
+    return both
