@@ -176,15 +176,21 @@ def index_on_ray(
         loop_started = time.perf_counter()  # as the local indexer's, the rate leaves out starting up (here: Ray)
         shards = _shards(jobs, options.shard_size)
         gatherer = _Gatherer(shards)
+        import ray.exceptions
+
         with tqdm(total=len(jobs), unit="img", desc="indexing on ray", disable=not options.progress, dynamic_ncols=True) as bar:
-            for batch in _dataset(_rows(shards), embedder, options).iter_batches(batch_size=None, batch_format="numpy"):
-                complete, fresh = gatherer.add(batch)
-                for shard in complete:
-                    shard_id = shards[shard][0]
-                    meta, vectors = gatherer.take(shard)
-                    staging.write(shard_id, meta, vectors)
-                    commit_shard(store, staging, shard_id, states, report, on_skip)
-                bar.update(fresh)
+            try:
+                for batch in _dataset(_rows(shards), embedder, options).iter_batches(batch_size=None, batch_format="numpy"):
+                    complete, fresh = gatherer.add(batch)
+                    for shard in complete:
+                        shard_id = shards[shard][0]
+                        meta, vectors = gatherer.take(shard)
+                        staging.write(shard_id, meta, vectors)
+                        commit_shard(store, staging, shard_id, states, report, on_skip)
+                    bar.update(fresh)
+            except ray.exceptions.RayError as exc:  # e.g. an actor that cannot load the model on its node
+                raise RayUnavailable(f"the Ray job failed: {str(exc).strip().splitlines()[-1]}; everything committed "
+                                     "is kept: fix the cause and run the command again") from exc
         missing = gatherer.missing()
         if missing:
             raise RayUnavailable(f"the cluster returned no result for {missing} items; everything committed is kept: "
