@@ -38,7 +38,8 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Ray cluster (pip install 'latentspace[ray]')")
     group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                        help="decode and embed on a Ray cluster: 'auto', HOST:PORT of a running cluster, or nothing "
-                            "to start a local Ray for the run; --workers then counts embedding actors (default 1)")
+                            "to start a local Ray for the run (put SOURCE before a bare --ray); --workers then counts "
+                            "embedding actors (default 1)")
     group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N",
                        help="GPUs each embedding actor reserves (default 0: embed on CPUs; 1 for one GPU per actor)")
     group.add_argument("--cpus-per-worker", type=float, default=1.0, metavar="N",
