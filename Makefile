@@ -15,7 +15,7 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(FAISS),dev,web]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(FAISS),ray,web,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

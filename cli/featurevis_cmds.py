@@ -93,9 +93,9 @@ def _objective(args: argparse.Namespace, network, store):
     if store is None:
         raise CliError("--direction and --item read the index: add --index DIR")
     if args.direction is not None:
-        found = store.db.get_direction(args.direction)
+        found = store.get_direction(args.direction)
         if found is None:
-            known = ", ".join(d.name for d in store.db.list_directions()) or "none yet"
+            known = ", ".join(d.name for d in store.list_directions()) or "none yet"
             raise ObjectiveNotFound(f"{args.index} has no direction named {args.direction!r} (it has: {known})")
         return direction_objective(network, found.vector, f"'{args.direction}'")
     try:

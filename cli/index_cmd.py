@@ -7,16 +7,19 @@ import sys
 from pathlib import Path
 
 from latentspace.cli.common import CliError, add_embedder_options, embedder_config
+from latentspace.cli.index_sources import add_ray_options, add_source_options, ray_options, source_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     index = subparsers.add_parser(
         "index",
         help="embed a corpus of images into an index directory (incremental)",
-        description="Embed every image of CORPUS into the index directory DIR. Reruns embed only new or "
+        description="Embed every image of SOURCE into the index directory DIR. Reruns embed only new or "
         "changed files; an interrupted run keeps every committed batch.",
     )
-    index.add_argument("corpus", type=Path, help="a folder (searched recursively; labels are folder names) or a text file of paths")
+    index.add_argument("corpus", metavar="SOURCE",
+                       help="a folder (searched recursively; labels are folder names), a text file of paths, WebDataset "
+                            "tar shards (shards/{00000..00099}.tar) or Parquet files with image bytes")
     index.add_argument("--index", required=True, type=Path, metavar="DIR", help="index directory to create or update")
     add_embedder_options(index, defaults_from_index=True)
     index.add_argument("--metric", choices=("cosine", "l2"), default=None,
@@ -25,9 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="FAISS index factory string, e.g. Flat, IVF256,Flat, HNSW32 (default Flat); "
                             "indexes that need training are trained on the corpus")
     index.add_argument("--batch-size", type=int, default=32, help="images per model forward pass (default 32)")
-    index.add_argument("--workers", type=int, default=None, help="decoding processes (default: min(2, CPUs); 0 = none)")
+    index.add_argument("--workers", type=int, default=None, help="decoding processes (default: min(2, CPUs); 0 = none); with --ray, embedding actors (default 1)")
     index.add_argument("--prune", action="store_true", help="remove items whose files are gone from the corpus")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_source_options(index)
+    add_ray_options(index)
     index.set_defaults(run=run_index)
 
     export = subparsers.add_parser(
@@ -47,7 +52,6 @@ def run_index(args: argparse.Namespace) -> int:
         IndexOptions,
         IndexSettings,
         IndexStore,
-        discover,
         index_corpus,
         load_embedder,
     )
@@ -58,7 +62,10 @@ def run_index(args: argparse.Namespace) -> int:
         raise CliError("--batch-size must be at least 1")
     if args.workers is not None and args.workers < 0:
         raise CliError("--workers must be 0 or more")
-    entries = discover(args.corpus)
+    from latentspace.indexer.sources import open_source
+
+    entries = open_source(args.corpus, source_options(args))
+    on_ray = ray_options(args) if args.ray is not None else None
     try:
         existing = Manifest.read(args.index / MANIFEST) if IndexStore.exists(args.index) else None
     except ValueError as exc:  # the same refusal IndexStore.open gives, not a traceback
@@ -88,7 +95,15 @@ def run_index(args: argparse.Namespace) -> int:
     with store:
         print(f"{len(entries)} files in {args.corpus}; {embedder.spec.name} {embedder.layer.name} "
               f"({embedder.dim}-d) on {embedder.device.type}", file=sys.stderr)
-        report = index_corpus(entries, store, embedder, options, on_skip=on_skip)
+        if on_ray is not None:
+            from latentspace.indexer.distributed import RayUnavailable, index_on_ray
+
+            try:
+                report = index_on_ray(entries, store, embedder, on_ray, on_skip=on_skip)
+            except RayUnavailable as exc:
+                raise CliError(str(exc)) from None
+        else:
+            report = index_corpus(entries, store, embedder, options, on_skip=on_skip)
         total = len(store)
         searched = "FAISS " + store.manifest.faiss_factory if store.uses_faiss else "exact search (too few vectors to train FAISS yet)"
     reasons = ", ".join(f"{reason}: {n}" for reason, n in report.skipped_by_reason().items())

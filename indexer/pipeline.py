@@ -1,4 +1,4 @@
-"""The indexing pipeline: find files → decode and prepare (parallel workers) → embed → commit.
+"""The local indexing pipeline: plan items → read, decode and prepare (parallel workers) → embed → commit.
 
 Workers hand over uint8 crops (see :class:`~latentspace.indexer.embedders.Preprocessing`), a
 quarter of the bytes of float input; the main process normalises whole batches as it embeds.
@@ -9,10 +9,8 @@ batch and a rerun embeds only files that are new or changed (by size and mtime, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,8 +20,9 @@ from tqdm import tqdm
 
 from latentspace.indexer.corpus import CorpusEntry
 from latentspace.indexer.embedders import Embedder, Preprocess
-from latentspace.indexer.images import ImageRejected, RejectReason, decode_image
-from latentspace.indexer.item_db import FileState, NewItem
+from latentspace.indexer.report import IndexReport, SkippedFile
+from latentspace.indexer.sources.items import SourceItem
+from latentspace.indexer.stages import Job, Outcome, commit_prepared, file_states, plan, prepare_item
 from latentspace.indexer.store import IndexStore
 
 __all__ = ["IndexOptions", "IndexReport", "SkippedFile", "index_corpus"]
@@ -41,82 +40,23 @@ class IndexOptions:
     progress: bool = True
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    path: str
-    reason: str
-    message: str
-
-
-@dataclass
-class IndexReport:
-    indexed: int = 0
-    """New files embedded and committed."""
-    updated: int = 0
-    """Files whose content changed, re-embedded (their old item replaced)."""
-    unchanged: int = 0
-    pruned: int = 0
-    skipped: list[SkippedFile] = field(default_factory=list)
-    seconds: float = 0.0
-    embedded_seconds: float = 0.0
-    """Wall time of the decode+embed+commit loop only (excludes model loading and the final save)."""
-
-    @property
-    def images_per_second(self) -> float:
-        done = self.indexed + self.updated
-        return done / self.embedded_seconds if self.embedded_seconds > 0 else 0.0
-
-    def skipped_by_reason(self) -> dict[str, int]:
-        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
-
-
-@dataclass(frozen=True)
-class _Job:
-    entry: CorpusEntry
-    size: int
-    mtime_ns: int
-    previous: FileState | None
-
-
-@dataclass
-class _Prepared:
-    job: _Job
-    status: str  # "ok", "same" or "skip"
-    sha256: str = ""
-    width: int = 0
-    height: int = 0
-    reason: str = ""
-    message: str = ""
-
-
 class _DecodeDataset(Dataset):
-    """Reads, hashes, decodes and prepares one file; never raises for a bad file."""
+    """Reads, hashes, decodes and prepares one item; never raises for a bad one."""
 
-    def __init__(self, jobs: Sequence[_Job], prepare: Preprocess) -> None:
+    def __init__(self, jobs: Sequence[Job], prepare: Preprocess) -> None:
         self.jobs = jobs
         self.prepare = prepare
 
     def __len__(self) -> int:
         return len(self.jobs)
 
-    def __getitem__(self, index: int) -> tuple[_Prepared, torch.Tensor | None]:
+    def __getitem__(self, index: int) -> tuple[tuple[Job, Outcome], torch.Tensor | None]:
         job = self.jobs[index]
-        try:
-            data = job.entry.path.read_bytes()
-        except OSError as exc:
-            return _Prepared(job, "skip", reason=RejectReason.UNREADABLE.value, message=exc.strerror or str(exc)), None
-        sha = hashlib.sha256(data).hexdigest()
-        if job.previous is not None and job.previous.sha256 == sha:
-            return _Prepared(job, "same", sha256=sha), None
-        try:
-            decoded = decode_image(data)
-            tensor = self.prepare(decoded.image)
-        except ImageRejected as exc:
-            return _Prepared(job, "skip", reason=exc.reason.value, message=str(exc)), None
-        return _Prepared(job, "ok", sha256=sha, width=decoded.width, height=decoded.height), tensor
+        outcome, tensor = prepare_item(job.item, job.previous.sha256 if job.previous else None, self.prepare)
+        return (job, outcome), tensor
 
 
-def _collate(batch: list[tuple[_Prepared, torch.Tensor | None]]) -> tuple[list[_Prepared], torch.Tensor | None]:
+def _collate(batch: list[tuple[tuple[Job, Outcome], torch.Tensor | None]]) -> tuple[list[tuple[Job, Outcome]], torch.Tensor | None]:
     """Stack in the worker, so the main process only normalises the batch and runs the model."""
     tensors = [t for _, t in batch if t is not None]
     return [p for p, _ in batch], (torch.stack(tensors) if tensors else None)
@@ -127,45 +67,30 @@ def _lower_priority(_worker_id: int) -> None:
     os.nice(10)
 
 
-def _plan(entries: Sequence[CorpusEntry], states: dict[str, FileState], report: IndexReport) -> list[_Job]:
-    jobs, seen = [], set()
-    for entry in entries:
-        key = str(entry.path)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            stat = entry.path.stat()
-        except OSError as exc:
-            report.skipped.append(SkippedFile(key, RejectReason.UNREADABLE.value, exc.strerror or str(exc)))
-            continue
-        previous = states.get(key)
-        if previous and previous.file_size == stat.st_size and previous.mtime_ns == stat.st_mtime_ns:
-            report.unchanged += 1
-            continue
-        jobs.append(_Job(entry, stat.st_size, stat.st_mtime_ns, previous))
-    return jobs
+def _as_item(entry: CorpusEntry | SourceItem) -> SourceItem:
+    return entry if isinstance(entry, SourceItem) else SourceItem(str(entry.path), entry.label, str(entry.path))
 
 
 def index_corpus(
-    entries: Sequence[CorpusEntry],
+    entries: Sequence[CorpusEntry | SourceItem],
     store: IndexStore,
     embedder: Embedder,
     options: IndexOptions = IndexOptions(),
     *,
     on_skip: Callable[[SkippedFile], None] | None = None,
 ) -> IndexReport:
-    """Embed the new and changed files of ``entries`` into ``store``; see :class:`IndexReport`."""
+    """Embed the new and changed items of ``entries`` (files or :class:`SourceItem`s) into ``store``; see :class:`IndexReport`."""
     started = time.perf_counter()
     report = IndexReport()
-    states = store.file_states()
-    jobs = _plan(entries, states, report)
+    states = file_states(store)
+    items = [_as_item(e) for e in entries]
+    jobs = plan(items, states, report)
     for skipped in report.skipped:
         if on_skip:
             on_skip(skipped)
 
     if options.prune:
-        present = {str(e.path) for e in entries}
+        present = {item.key for item in items}
         gone = [state.id for path, state in states.items() if path not in present and not os.path.exists(path)]
         report.pruned = len(store.remove(gone)) if gone else 0
 
@@ -183,38 +108,7 @@ def index_corpus(
     with tqdm(total=len(jobs), unit="img", desc="indexing", disable=not options.progress, dynamic_ncols=True) as bar:
         for prepared, tensors in loader:
             vectors = embedder.embed_batch(tensors) if tensors is not None else None
-            inserts, replaced, row = [], [], 0
-            for p in prepared:
-                if p.status == "skip":
-                    skipped = SkippedFile(str(p.job.entry.path), p.reason, p.message)
-                    report.skipped.append(skipped)
-                    if on_skip:
-                        on_skip(skipped)
-                elif p.status == "same":
-                    assert p.job.previous is not None
-                    store.touch(p.job.previous.id, file_size=p.job.size, mtime_ns=p.job.mtime_ns)
-                    report.unchanged += 1
-                else:
-                    assert vectors is not None
-                    inserts.append(
-                        NewItem(
-                            path=str(p.job.entry.path),
-                            label=p.job.entry.label,
-                            sha256=p.sha256,
-                            width=p.width,
-                            height=p.height,
-                            vector=vectors[row],
-                            file_size=p.job.size,
-                            mtime_ns=p.job.mtime_ns,
-                        )
-                    )
-                    row += 1
-                    if p.job.previous is not None:
-                        replaced.append(p.job.previous.id)
-            if inserts or replaced:
-                store.apply(insert=inserts, delete=replaced)
-            report.indexed += len(inserts) - len(replaced)
-            report.updated += len(replaced)
+            commit_prepared(store, prepared, vectors, report, on_skip)
             bar.update(len(prepared))
             if time.perf_counter() - last_checkpoint > options.checkpoint_seconds:
                 store.save()

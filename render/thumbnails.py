@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item
+from latentspace.indexer.sources.items import read_key
 from latentspace.render.text import draw_centred_lines, font, wrap_text
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "fill_square",
     "fit_into",
     "item_image_path",
+    "read_item_picture",
     "make_thumbnail",
     "picture_box",
     "placeholder",
@@ -113,6 +115,13 @@ def item_image_path(index_dir: Path, item: Item) -> Path:
     return Path(index_dir) / item.stored_file if item.stored_file else Path(item.path)
 
 
+def read_item_picture(index_dir: Path, item: Item) -> bytes:
+    """The bytes of an item's picture, also for items inside a tar shard or a Parquet file; raises OSError."""
+    if item.stored_file:
+        return item_image_path(index_dir, item).read_bytes()
+    return read_key(item.path)
+
+
 class ThumbnailCache:
     """Thumbnails of an index's items, kept as ``DIR/thumbnails/<sha256>.png``.
 
@@ -165,9 +174,8 @@ class ThumbnailCache:
         cached = self._read_cached(path)
         if cached is not None:
             return cached
-        source = item_image_path(self.index_dir, item)
         try:
-            data = source.read_bytes()
+            data = read_item_picture(self.index_dir, item)
         except FileNotFoundError:
             raise ThumbnailUnavailable("file missing") from None
         except OSError as exc:

@@ -34,7 +34,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from latentspace.indexer.embedders import Embedder, EmbedderError, EmbedderSpec, UnitLayer
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item
-from latentspace.render.thumbnails import item_image_path
+from latentspace.render.thumbnails import read_item_picture
 
 __all__ = [
     "Activations",
@@ -146,7 +146,7 @@ def _load_cached(base: Path, count: int) -> tuple[np.ndarray, np.ndarray] | None
 
 def _read_image(index_dir: Path, item: Item) -> Image.Image | None:
     try:
-        data = item_image_path(index_dir, item).read_bytes()
+        data = read_item_picture(index_dir, item)
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != item.sha256:
