@@ -383,11 +383,11 @@ class IndexStore:
                 self.changes_since_save += count
             return self.uses_faiss
 
-    def auto_choice(self) -> IndexChoice | None:
+    def auto_choice(self, policy: AutoPolicy = AutoPolicy()) -> IndexChoice | None:
         """For ``--faiss auto``: the index the current item count calls for, if it is not the one in use."""
         if self.manifest.faiss_request != "auto":
             return None
-        choice = choose_index(len(self), self.dim)
+        choice = choose_index(len(self), self.dim, policy)
         return None if choice.factory == self.manifest.faiss_factory else choice
 
     def replace_faiss(self, index: FaissIndex, factory: str, request: str, search: SearchSettings) -> None:
