@@ -80,9 +80,9 @@ def choose_index(count: int, dim: int, policy: AutoPolicy = AutoPolicy()) -> Ind
             f"{count} items do not fit a memory budget of {policy.memory_budget / 2**20:.0f} MiB even with 4-byte "
             f"codes; raise --memory-budget"
         )
-    factory = f"{prefix}{coarse},PQ{m}"
+    factory = f"{prefix}{coarse},PQ{m}np"  # np: no polysemous training, minutes of annealing that re-ranking makes moot
     train = min(count, max(30 * nlist, 256 * 40), 131072)
-    nprobe = max(8, min(nlist // 16, 128))
+    nprobe = max(16, min(nlist // 8, 128))
     search = SearchSettings(nprobe=nprobe, ef_search=max(2 * nprobe, 64), candidates=1000)
     ram = count * (m + 8) + nlist * reduced * 4
     return IndexChoice(

@@ -50,12 +50,14 @@ def _npy_member(archive: zipfile.ZipFile, name: str):
     return stream, shape, dtype
 
 
-def _read_rows(stream, dtype: np.dtype, count: int, width: int) -> np.ndarray:
-    size = count * width * dtype.itemsize
+def _read_rows(stream, dtype: np.dtype, count: int, width: int | None) -> np.ndarray:
+    """``count`` rows of ``width`` values (``None``: a 1-d array)."""
+    size = count * (width or 1) * dtype.itemsize
     data = stream.read(size)
     if len(data) != size:
         raise VectorFileError("the file ends early: it is truncated")
-    return np.frombuffer(data, dtype=dtype).reshape(count, width) if width else np.frombuffer(data, dtype=dtype)
+    values = np.frombuffer(data, dtype=dtype)
+    return values.reshape(count, width) if width is not None else values
 
 
 def _npz_batches(path: Path, rows: int) -> Iterator[VectorBatch]:
@@ -82,7 +84,7 @@ def _npz_batches(path: Path, rows: int) -> Iterator[VectorBatch]:
                     out[name] = None
                     continue
                 stream, _, kind = member
-                out[name] = _read_rows(stream, kind, count, d if name == "vectors" else 0)
+                out[name] = _read_rows(stream, kind, count, d if name == "vectors" else None)
             yield VectorBatch(
                 out["vectors"].astype(np.float32),
                 None if out["ids"] is None else out["ids"].astype(np.int64),
@@ -123,8 +125,15 @@ def count_rows(path: Path) -> int:
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
-    with zipfile.ZipFile(path) as archive:
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception as exc:  # pyarrow raises its own ArrowInvalid and OSError kinds
+            raise VectorFileError(f"{path} is not a Parquet file: {exc}") from None
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise VectorFileError(f"{path} is not an .npz file: {exc}") from None
+    with archive:
         member = _npy_member(archive, "vectors")
         if member is None:
             raise VectorFileError(f"{path} has no array 'vectors'")
