@@ -84,6 +84,7 @@ def run_index(args: argparse.Namespace) -> int:
         tqdm.write(f"skipped {skipped.path}: {skipped.reason}: {skipped.message}", file=sys.stderr)
 
     with store:
+        store.defer_faiss(len(store) + len(entries), auto_policy(args))
         print(f"{len(entries)} files in {args.corpus}; {embedder.spec.name} {embedder.layer.name} "
               f"({embedder.dim}-d) on {embedder.device.type}", file=sys.stderr)
         report = index_corpus(entries, store, embedder, options, on_skip=on_skip)

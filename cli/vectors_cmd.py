@@ -80,6 +80,7 @@ def run_import(args: argparse.Namespace) -> int:
     with store:
         from tqdm import tqdm
 
+        store.defer_faiss(len(store) + total, auto_policy(args))
         with tqdm(total=total, desc="importing", unit="vec", disable=args.no_progress, file=sys.stderr) as bar:
             try:
                 report = import_vectors(store, args.vectors, on_batch=bar.update)

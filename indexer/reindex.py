@@ -50,7 +50,7 @@ def apply_auto_choice(store: IndexStore, policy: AutoPolicy = AutoPolicy(), *,
     if store.manifest.faiss_request != "auto":
         return None
     choice = choose_index(len(store), store.dim, policy)
-    if choice.factory == store.manifest.faiss_factory:
+    if choice.factory == store.manifest.faiss_factory == store.faiss.factory and store.uses_faiss:
         return None
     index = store.build_faiss(choice.factory, choice.search, train_size=choice.train_size or None,
                               use_gpu=use_gpu, progress=progress)

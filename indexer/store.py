@@ -261,8 +261,25 @@ class IndexStore:
         if hasattr(inner, "hnsw"):
             inner.hnsw.efSearch = search.ef_search
 
+    def defer_faiss(self, expected_count: int, policy: AutoPolicy = AutoPolicy()) -> bool:
+        """With ``--faiss auto``, before adding up to ``expected_count`` items: if that many call for
+        another index than the one in use, stop filling this one (searches are exact meanwhile)
+        so that a Flat index does not grow in RAM; :func:`reindex.apply_auto_choice` builds the
+        right one at the end. True if deferred."""
+        if self.manifest.faiss_request != "auto":
+            return False
+        factory = choose_index(expected_count, self.dim, policy).factory
+        if factory == self.manifest.faiss_factory:
+            return False
+        with self._rw.write():
+            self.faiss = FaissIndex.create(self.dim, factory, self.metric)
+            self.changes_since_save += 1
+        return True
+
     def _reconcile(self) -> None:
         """Bring FAISS in line with SQLite after a crash between a commit and a FAISS save."""
+        if self.faiss.ntotal < len(self.vector_files) and self.defer_faiss(len(self.vector_files)):
+            return  # an interrupted large import: the next auto choice builds the index
         stored = self.vector_files.ids()
         in_faiss = self.faiss.ids()
         extra = np.setdiff1d(in_faiss, stored)
@@ -388,7 +405,8 @@ class IndexStore:
         if self.manifest.faiss_request != "auto":
             return None
         choice = choose_index(len(self), self.dim, policy)
-        return None if choice.factory == self.manifest.faiss_factory else choice
+        in_use = choice.factory == self.manifest.faiss_factory == self.faiss.factory and self.uses_faiss
+        return None if in_use else choice
 
     def replace_faiss(self, index: FaissIndex, factory: str, request: str, search: SearchSettings) -> None:
         """Install a new FAISS index (built by :meth:`build_faiss`) and save it as the next generation."""
