@@ -79,9 +79,10 @@ class VectorFiles:
     def load(self, ids: np.ndarray, shards: np.ndarray, rows: np.ndarray, *, writable: bool) -> None:
         """Take the live locations from SQLite (sorted by id) and map the shards they name.
 
-        A writer also removes what no live item names: shard files wholly unreferenced (an
-        interrupted compaction) and rows past the last referenced one (an append whose
-        transaction never committed, possibly half written).
+        A writer also deletes shard files no live item names (left by an interrupted
+        compaction). Rows past the last referenced one (an append whose transaction never
+        committed) stay as dead rows, and a half-written row is overwritten by the next append:
+        files are never cut shorter here, because another process may have them mapped.
         """
         self._ids = np.asarray(ids, dtype=np.int64).copy()
         self._locs = (np.asarray(shards, dtype=np.int64) << 32) | np.asarray(rows, dtype=np.int64)
@@ -94,11 +95,8 @@ class VectorFiles:
         if writable:
             self.folder.mkdir(exist_ok=True)
             for shard in self.shard_numbers():
-                path = self.shard_path(shard)
                 if shard not in used:
-                    path.unlink()
-                elif path.stat().st_size > used[shard] * self.row_bytes:
-                    os.truncate(path, used[shard] * self.row_bytes)
+                    self.shard_path(shard).unlink()
             fsync_directory(self.folder)
         for shard, count in used.items():
             path = self.shard_path(shard)
