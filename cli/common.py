@@ -76,6 +76,7 @@ def explain(exc: Exception) -> str | None:
         ("latentspace.indexer.manifest", ("IndexMismatch",)),
         ("latentspace.indexer.store", ("IndexCorrupt", "IndexLocked")),
         ("latentspace.indexer.faiss_index", ("FaissError",)),
+        ("latentspace.indexer.vector_io", ("VectorFileError",)),
         ("latentspace.server.errors", ("AccessConfigError",)),
     ):
         if module in sys.modules:

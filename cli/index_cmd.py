@@ -8,6 +8,7 @@ from pathlib import Path
 
 from latentspace.cli.common import CliError, add_embedder_options, embedder_config
 from latentspace.cli.index_sources import add_ray_options, add_source_options, ray_options, source_options
+from latentspace.cli.storage_opts import add_storage_options, auto_policy, finish_auto_choice, index_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_embedder_options(index, defaults_from_index=True)
     index.add_argument("--metric", choices=("cosine", "l2"), default=None,
                        help="cosine (L2-normalised vectors, inner product) or l2 (Euclidean); default cosine")
-    index.add_argument("--faiss", default=None, metavar="FACTORY",
-                       help="FAISS index factory string, e.g. Flat, IVF256,Flat, HNSW32 (default Flat); "
-                            "indexes that need training are trained on the corpus")
+    add_storage_options(index)
     index.add_argument("--batch-size", type=int, default=32, help="images per model forward pass (default 32)")
     index.add_argument("--workers", type=int, default=None, help="decoding processes (default: min(2, CPUs); 0 = none); with --ray, embedding actors (default 1)")
     index.add_argument("--prune", action="store_true", help="remove items whose files are gone from the corpus")
@@ -50,7 +49,6 @@ def run_index(args: argparse.Namespace) -> int:
         EmbedderInfo,
         IndexCorrupt,
         IndexOptions,
-        IndexSettings,
         IndexStore,
         index_corpus,
         load_embedder,
@@ -71,7 +69,9 @@ def run_index(args: argparse.Namespace) -> int:
     except ValueError as exc:  # the same refusal IndexStore.open gives, not a traceback
         raise IndexCorrupt(str(exc)) from None
     if existing is not None:
-        for flag, wanted, recorded in (("--metric", args.metric, existing.metric), ("--faiss", args.faiss, existing.faiss_factory)):
+        for flag, wanted, recorded in (("--metric", args.metric, existing.metric),
+                                       ("--faiss", args.faiss, existing.faiss_request or existing.faiss_factory),
+                                       ("--vector-dtype", args.vector_dtype, existing.vector_dtype)):
             if wanted is not None and wanted != recorded:
                 raise CliError(f"{args.index} was built with {flag} {recorded}; use that, or a new --index directory")
     embedder = load_embedder(embedder_config(args, existing.embedder if existing else None), device=args.device)
@@ -82,8 +82,7 @@ def run_index(args: argparse.Namespace) -> int:
     if existing is not None:
         store = IndexStore.open(args.index, expect=info)
     else:
-        settings = IndexSettings(metric=args.metric or "cosine", faiss_factory=args.faiss or "Flat")
-        store = IndexStore.create(args.index, info, settings)
+        store = IndexStore.create(args.index, info, index_settings(args))
     options = IndexOptions(batch_size=args.batch_size, prune=args.prune, progress=not args.no_progress,
                            **({} if args.workers is None else {"workers": args.workers}))
 
@@ -93,6 +92,7 @@ def run_index(args: argparse.Namespace) -> int:
         tqdm.write(f"skipped {skipped.path}: {skipped.reason}: {skipped.message}", file=sys.stderr)
 
     with store:
+        store.defer_faiss(len(store) + len(entries), auto_policy(args))
         print(f"{len(entries)} files in {args.corpus}; {embedder.spec.name} {embedder.layer.name} "
               f"({embedder.dim}-d) on {embedder.device.type}", file=sys.stderr)
         if on_ray is not None:
@@ -104,6 +104,7 @@ def run_index(args: argparse.Namespace) -> int:
                 raise CliError(str(exc)) from None
         else:
             report = index_corpus(entries, store, embedder, options, on_skip=on_skip)
+        finish_auto_choice(store, auto_policy(args), progress=not args.no_progress)
         total = len(store)
         searched = "FAISS " + store.manifest.faiss_factory if store.uses_faiss else "exact search (too few vectors to train FAISS yet)"
     reasons = ", ".join(f"{reason}: {n}" for reason, n in report.skipped_by_reason().items())

@@ -17,6 +17,7 @@ from latentspace.cli.openmp import prefer_sleeping_openmp_threads
 # One module per group of subcommands; each has register(subparsers).
 COMMAND_MODULES = (
     "latentspace.cli.index_cmd",
+    "latentspace.cli.vectors_cmd",
     "latentspace.cli.eval_cmd",
     "latentspace.cli.serve_cmd",
     "latentspace.cli.client_cmds",

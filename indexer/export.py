@@ -1,28 +1,47 @@
-"""Exporting an index's stored vectors and metadata as one ``.npz`` file."""
+"""Exporting an index's stored vectors and metadata as one ``.npz`` file, streamed."""
 
 from __future__ import annotations
 
-import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from latentspace.indexer.atomic import atomic_write_bytes
 from latentspace.indexer.store import IndexStore
+from latentspace.indexer.vector_io import write_npz_streamed
 
 __all__ = ["export_npz"]
+
+CHUNK = 16384
 
 
 def export_npz(store: IndexStore, out: Path) -> int:
     """Write ``ids`` (int64), ``vectors`` (float32, n×d, exactly as stored), ``paths``, ``labels``.
 
-    Rows are sorted by id. Returns the number of items written.
+    Rows are sorted by id. Memory holds one chunk of rows, not the whole index: each array is
+    written into the zip member as it is read. Returns the number of items written.
     """
-    ids, vectors = store.snapshot()
-    items = store.items(ids.tolist())
-    paths = np.array([items[i].path for i in ids.tolist()], dtype=np.str_)
-    labels = np.array([items[i].label for i in ids.tolist()], dtype=np.str_)
-    buffer = io.BytesIO()
-    np.savez(buffer, ids=ids, vectors=vectors.astype(np.float32, copy=False), paths=paths, labels=labels)
-    atomic_write_bytes(Path(out), buffer.getbuffer())
-    return len(ids)
+    ids = store.ids()
+    n = len(ids)
+    path_width, label_width = store.db.text_lengths()
+
+    def chunks_of(ids: np.ndarray) -> Iterator[np.ndarray]:
+        for start in range(0, n, CHUNK):
+            yield ids[start : start + CHUNK]
+
+    def vectors() -> Iterator[np.ndarray]:
+        for chunk in chunks_of(ids):
+            yield store.vectors(chunk)
+
+    def text(field: str, width: int) -> Iterator[np.ndarray]:
+        for chunk in chunks_of(ids):
+            items = store.items(chunk.tolist())
+            yield np.array([getattr(items[i], field) for i in chunk.tolist()], dtype=f"<U{max(width, 1)}")
+
+    write_npz_streamed(Path(out), {
+        "ids": ((n,), np.dtype(np.int64), iter([ids])),
+        "vectors": ((n, store.dim), np.dtype(np.float32), vectors()),
+        "paths": ((n,), np.dtype(f"<U{max(path_width, 1)}"), text("path", path_width)),
+        "labels": ((n,), np.dtype(f"<U{max(label_width, 1)}"), text("label", label_width)),
+    })
+    return n

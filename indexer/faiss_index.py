@@ -142,6 +142,18 @@ class FaissIndex:
         scores, ids = self.index.search(data, k, params=params)
         return scores, ids
 
+    @classmethod
+    def read(cls, path, metric: Metric, factory: str, *, mmap: bool = False) -> FaissIndex:
+        """Read a file FAISS wrote; ``mmap`` maps IVF lists and flat codes instead of loading them
+        (such an index can only be searched)."""
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        index = faiss.read_index(str(path), flags)
+        if not isinstance(index, faiss.IndexIDMap2):
+            index = faiss.downcast_index(index)
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise FaissError("the FAISS file does not hold an id-mapped index written by latentspace")
+        return cls(index, metric, factory)
+
     def serialize(self) -> bytes:
         return faiss.serialize_index(self.index).tobytes()
 

@@ -1,8 +1,13 @@
-"""The items database: one SQLite row per image with its metadata and its raw vector.
+"""The items database: one SQLite row per image with its metadata and where its vector lies.
 
-SQLite is the index directory's durable record. Every change is one transaction in WAL mode
-with ``synchronous=FULL``, so a crash, a kill or a full disk leaves each committed change whole
-and each uncommitted one absent. The FAISS file is a cache rebuilt from here when it lags.
+SQLite is the index directory's durable record of which items are live. Every change is one
+transaction in WAL mode with ``synchronous=FULL``, so a crash, a kill or a full disk leaves each
+committed change whole and each uncommitted one absent. An item's vector is the row ``row`` of
+the shard file ``shard`` (see vector_files.py), written before the transaction naming it commits.
+The FAISS file is a cache rebuilt from here when it lags.
+
+Indexes made before vectors moved to their own files kept them in a ``vector`` BLOB column;
+:meth:`ItemDB.finish_migration` rewrites such a table once their vectors are in shard files.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import numpy as np
 
 __all__ = ["Direction", "FileState", "Item", "ItemDB", "NewItem", "disk_full"]
 
+_ITEM_COLUMNS = "id, path, label, sha256, width, height, file_size, mtime_ns, stored_file, added_at"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -32,7 +39,8 @@ CREATE TABLE IF NOT EXISTS items (
     mtime_ns    INTEGER,
     stored_file TEXT,
     added_at    REAL    NOT NULL,
-    vector      BLOB    NOT NULL
+    shard       INTEGER NOT NULL,
+    row         INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_path ON items(path);
 CREATE INDEX IF NOT EXISTS items_label ON items(label);
@@ -96,7 +104,7 @@ def disk_full(path: Path, cause: BaseException) -> OSError:
 
 
 class ItemDB:
-    """Thread-safe access to ``items.sqlite``; vectors are float32 BLOBs of ``dim`` values."""
+    """Thread-safe access to ``items.sqlite``; direction vectors are float32 BLOBs of ``dim`` values."""
 
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
@@ -106,6 +114,9 @@ class ItemDB:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(items)")}
+        self.legacy = "vector" in columns
+        """True for a table of the first format, whose vectors are BLOBs in the rows."""
 
     def close(self) -> None:
         with self._lock:
@@ -120,11 +131,22 @@ class ItemDB:
     def _vector(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float32).copy()
 
-    def apply(self, *, insert: Sequence[NewItem] = (), delete: Iterable[int] = ()) -> tuple[list[int], list[int]]:
-        """Delete then insert in one transaction; returns ``(new ids, ids actually deleted)``."""
+    def apply(
+        self, *, insert: Sequence[NewItem] = (), delete: Iterable[int] = (),
+        locations: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Delete then insert in one transaction; returns ``(new ids, ids actually deleted)``.
+
+        ``locations`` are the ``(shards, rows)`` where the inserted items' vectors were written.
+        """
+        if self.legacy:
+            raise RuntimeError(f"{self.path} is in the first index format; open the index for writing to migrate it")
+        shards, rows_at = locations if locations is not None else ((), ())
+        if len(shards) != len(insert):
+            raise ValueError("every inserted item needs the location of its vector")
         rows = [
-            (i.path, i.label, i.sha256, i.width, i.height, i.file_size, i.mtime_ns, i.stored_file, time.time(), self._blob(i.vector))
-            for i in insert
+            (i.path, i.label, i.sha256, i.width, i.height, i.file_size, i.mtime_ns, i.stored_file, time.time(), int(sh), int(r))
+            for i, sh, r in zip(insert, shards, rows_at)
         ]
         delete = [int(i) for i in delete]
         with self._lock:
@@ -138,8 +160,8 @@ class ItemDB:
                 new_ids = []
                 for row in rows:
                     cur.execute(
-                        "INSERT INTO items (path, label, sha256, width, height, file_size, mtime_ns, stored_file, added_at, vector)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO items (path, label, sha256, width, height, file_size, mtime_ns, stored_file, added_at, shard, row)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         row,
                     )
                     new_ids.append(int(cur.lastrowid))
@@ -177,16 +199,57 @@ class ItemDB:
                     out[row[0]] = Item(*row)
         return out
 
-    def iter_items(self) -> Iterator[Item]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, path, label, sha256, width, height, stored_file FROM items ORDER BY id"
-            ).fetchall()
-        for row in rows:
-            yield Item(*row)
+    def iter_items(self, batch: int = 10000) -> Iterator[Item]:
+        """Every item in id order, read ``batch`` rows at a time (the lock is not held between)."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT id, path, label, sha256, width, height, stored_file FROM items WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Item(*row)
+            last = rows[-1][0]
 
-    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All ``(ids, vectors)`` in id order, ``batch`` rows at a time."""
+    def text_lengths(self) -> tuple[int, int]:
+        """The longest path and label, in characters (for fixed-width string arrays)."""
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(LENGTH(path)), MAX(LENGTH(label)) FROM items").fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def locations(self, batch: int = 100000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, shards, rows)`` of every item, ascending by id, read in batches."""
+        parts = []
+        with self._lock:
+            cursor = self._conn.execute("SELECT id, shard, row FROM items ORDER BY id")
+            while rows := cursor.fetchmany(batch):
+                parts.append(np.asarray(rows, dtype=np.int64).reshape(-1, 3))
+        table = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+    def relocate(self, ids: np.ndarray, shards: np.ndarray, rows: np.ndarray) -> None:
+        """Record new vector locations of items (after a compaction) in one transaction."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.executemany("UPDATE items SET shard = ?, row = ? WHERE id = ?",
+                                zip(np.asarray(shards).tolist(), np.asarray(rows).tolist(), np.asarray(ids).tolist()))
+                cur.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise disk_full(self.path, exc) from exc
+                raise
+
+    # The first format: vectors as BLOBs in the rows.
+
+    def iter_legacy_vectors(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All ``(ids, vectors)`` of a first-format table in id order, ``batch`` rows at a time."""
         last = -1
         while True:
             with self._lock:
@@ -199,6 +262,42 @@ class ItemDB:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
             yield ids, vectors.copy()
             last = int(ids[-1])
+
+    def finish_migration(self, ids: np.ndarray, shards: np.ndarray, rows: np.ndarray) -> None:
+        """Replace a first-format table by one naming vector locations, in one transaction.
+
+        Ids and the AUTOINCREMENT counter are kept, so no id is ever given out twice.
+        """
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                seq = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()
+                cur.execute("CREATE TEMP TABLE locations (id INTEGER PRIMARY KEY, shard INTEGER, row INTEGER)")
+                cur.executemany("INSERT INTO locations VALUES (?, ?, ?)",
+                                zip(np.asarray(ids).tolist(), np.asarray(shards).tolist(), np.asarray(rows).tolist()))
+                cur.execute("ALTER TABLE items RENAME TO items_first_format")
+                cur.execute("DROP INDEX IF EXISTS items_path")
+                cur.execute("DROP INDEX IF EXISTS items_label")
+                for statement in _SCHEMA.split("CREATE TABLE IF NOT EXISTS directions")[0].split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(
+                    f"INSERT INTO items ({_ITEM_COLUMNS}, shard, row) SELECT "
+                    + ", ".join(f"i.{c.strip()}" for c in _ITEM_COLUMNS.split(","))
+                    + ", l.shard, l.row FROM items_first_format i JOIN locations l ON l.id = i.id"
+                )
+                cur.execute("DROP TABLE items_first_format")
+                cur.execute("DROP TABLE locations")
+                if seq is not None:
+                    cur.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'items'", (seq[0],))
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            self.legacy = False
+            self._conn.execute("VACUUM")  # give back the space the BLOBs took
 
     def file_states(self) -> dict[str, FileState]:
         with self._lock:

@@ -11,9 +11,14 @@ from typing import Any, Literal
 
 from latentspace.indexer.atomic import atomic_write_bytes
 
-__all__ = ["FORMAT_VERSION", "EmbedderInfo", "FileRecord", "IndexMismatch", "Manifest", "Metric", "package_versions"]
+__all__ = [
+    "FORMAT_VERSION", "EmbedderInfo", "FileRecord", "IndexMismatch", "Manifest", "Metric", "SearchSettings",
+    "package_versions",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: vectors in shard files (vectors/), not in items.sqlite. 1 is read and migrated on open."""
+READABLE_VERSIONS = (1, 2)
 Metric = Literal["cosine", "l2"]
 
 
@@ -64,6 +69,25 @@ class EmbedderInfo:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """How an approximate index is searched; recorded in the manifest, ignored by exact indexes.
+
+    FAISS gathers ``candidates`` neighbours (at least 10·k) probing ``nprobe`` IVF lists (HNSW
+    coarse quantisers look at ``ef_search`` centroids); they are then re-scored exactly on the
+    stored vectors, so scores are true cosines or distances and only recall depends on these.
+    """
+
+    nprobe: int = 32
+    ef_search: int = 128
+    candidates: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("nprobe", "ef_search", "candidates"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class FileRecord:
     name: str
     sha256: str
@@ -85,6 +109,7 @@ class Manifest:
     embedder: EmbedderInfo
     metric: Metric
     faiss_factory: str
+    """The FAISS factory in use (what ``auto`` chose, or what was asked)."""
     count: int = 0
     faiss_file: FileRecord | None = None
     """The FAISS index file this manifest vouches for (absent before the first save)."""
@@ -92,6 +117,11 @@ class Manifest:
     updated_at: float = field(default_factory=time.time)
     versions: dict[str, str] = field(default_factory=package_versions)
     format_version: int = FORMAT_VERSION
+    vector_dtype: str = "float32"
+    """How vectors are stored in vectors/: float32 (exact) or float16 (half the disk, rounded)."""
+    faiss_request: str = ""
+    """What was asked with --faiss: ``auto`` (re-chosen as the index grows) or a factory string."""
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     def with_update(self, **changes: Any) -> Manifest:
         return replace(self, updated_at=time.time(), versions=package_versions(), **changes)
@@ -102,7 +132,7 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         raw = json.loads(text)
-        if raw.get("format_version") != FORMAT_VERSION:
+        if raw.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported index format version {raw.get('format_version')!r} (this is {FORMAT_VERSION})")
         faiss_file = raw.get("faiss_file")
         return cls(
@@ -115,6 +145,9 @@ class Manifest:
             updated_at=float(raw["updated_at"]),
             versions=dict(raw.get("versions", {})),
             format_version=raw["format_version"],
+            vector_dtype=raw.get("vector_dtype", "float32"),
+            faiss_request=raw.get("faiss_request") or raw["faiss_factory"],
+            search=SearchSettings(**raw.get("search", {})),
         )
 
     def write(self, path: Path) -> None:

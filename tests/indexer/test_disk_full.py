@@ -2,8 +2,8 @@
 committed before it, and a rerun with space again completes as if nothing had happened.
 
 SQLite runs out of room for real: ``PRAGMA max_page_count`` makes it answer SQLITE_FULL ("database
-or disk is full") exactly as a full file system does. The FAISS file's write fails like the
-existing save tests make it fail: half written, then ENOSPC.
+or disk is full") exactly as a full file system does. The vector shard files and the FAISS file
+fail like the save tests make them fail: half written, then ENOSPC.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentspace.indexer import IndexStore, atomic
+from latentspace.indexer import IndexStore, atomic, vector_files
 from latentspace.indexer.item_db import ItemDB
 
 BATCH = 4
-PAGES_FOR_ABOUT_TEN_ITEMS = 64  # a 4096-d float32 vector is 16 KiB: four 4-KiB pages and change
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +39,19 @@ def clean(corpus24, tmp_path_factory, index_run, export) -> dict[str, np.ndarray
     return export(index)
 
 
-def _small_disk(monkeypatch, pages: int) -> None:
+def _small_disk(monkeypatch) -> None:
+    """512-byte pages, and room for a few beyond the empty schema: full after a few batches."""
     real_init = ItemDB.__init__
 
     def init(self, path, dim):
+        if not Path(path).exists():
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA page_size = 512")
+                conn.execute("CREATE TABLE scratch (x)")
+                conn.execute("DROP TABLE scratch")
         real_init(self, path, dim)
-        self._conn.execute(f"PRAGMA max_page_count = {pages}")
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        self._conn.execute(f"PRAGMA max_page_count = {pages + 6}")
 
     monkeypatch.setattr(ItemDB, "__init__", init)
 
@@ -69,7 +75,7 @@ def _assert_same_as(index: Path, clean: dict[str, np.ndarray], export) -> None:
 def test_sqlite_full_mid_run_is_a_clear_error_and_a_rerun_completes(corpus24, clean, tmp_path, monkeypatch,
                                                                      index_run, export):
     index = tmp_path / "idx"
-    _small_disk(monkeypatch, PAGES_FOR_ABOUT_TEN_ITEMS)
+    _small_disk(monkeypatch)
     full = index_run(corpus24, index, "--batch-size", BATCH)
     monkeypatch.undo()
 
@@ -109,4 +115,33 @@ def test_full_disk_while_saving_faiss_keeps_every_item(corpus24, clean, tmp_path
     again = index_run(corpus24, index, "--batch-size", BATCH)
     assert again.code == 0, again.text
     assert "indexed 0 new, 0 changed, 24 unchanged" in again.out
+    _assert_same_as(index, clean, export)
+
+
+def test_full_disk_while_writing_vectors_keeps_every_committed_batch(corpus24, clean, tmp_path, monkeypatch,
+                                                                     index_run, export):
+    index = tmp_path / "idx"
+    real_write, calls = vector_files._write_all, []
+
+    def fills_up(fd, view):
+        calls.append(len(view))
+        if len(calls) > 3:  # the fourth batch: half its rows reach the disk, then no more room
+            os.write(fd, view[: len(view) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(fd, view)
+
+    monkeypatch.setattr(vector_files, "_write_all", fills_up)
+    full = index_run(corpus24, index, "--batch-size", BATCH)
+    monkeypatch.undo()
+
+    assert full.code == 1, full.text
+    assert "Traceback" not in full.err and "error: No space left on device" in full.err
+    assert str(index / "vectors" / "shard-000001.bin") in full.err
+    assert _count(index) == 3 * BATCH, "the batch whose vectors did not fit is not committed"
+    shard = index / "vectors" / "shard-000001.bin"
+    assert shard.stat().st_size == 3 * BATCH * 4096 * 4, "the half-written rows were cut off"
+
+    again = index_run(corpus24, index, "--batch-size", BATCH)
+    assert again.code == 0, again.text
+    assert f"indexed {24 - 3 * BATCH} new, 0 changed, {3 * BATCH} unchanged" in again.out
     _assert_same_as(index, clean, export)
