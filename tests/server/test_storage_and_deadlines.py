@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -38,6 +39,48 @@ def _assert_unchanged(before, after) -> None:
 # -- a full disk during AddImages ----------------------------------------------------------------
 
 
+def _sqlite_full_error() -> sqlite3.Error:
+    """The error SQLite raises when it has no room for a page (SQLITE_FULL), made for real."""
+    capped = sqlite3.connect(":memory:")
+    capped.execute("CREATE TABLE t (b BLOB)")
+    capped.execute(f"PRAGMA max_page_count = {capped.execute('PRAGMA page_count').fetchone()[0]}")
+    try:
+        capped.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    except sqlite3.Error as exc:
+        assert exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+        return exc
+    finally:
+        capped.close()
+    raise AssertionError("a capped database took a row it has no room for")
+
+
+class _FullConnection:
+    """A SQLite connection whose writes fail with SQLITE_FULL; reads and transactions go through."""
+
+    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self, real, error: sqlite3.Error) -> None:
+        self._real, self._error = real, error
+
+    def _check(self, sql: str) -> None:
+        if sql.lstrip().upper().startswith(self._WRITES):
+            raise self._error
+
+    def execute(self, sql, *args):
+        self._check(sql)
+        return self._real.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        self._check(sql)
+        return self._real.executemany(sql, *args)
+
+    def cursor(self):
+        return _FullConnection(self._real.cursor(), self._error)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
 @pytest.mark.parametrize("where", ["image-copy", "sqlite"])
 def test_add_on_a_full_disk_is_resource_exhausted_and_stores_nothing(where, start_server, small_index, tmp_path,
                                                                      monkeypatch):
@@ -63,9 +106,13 @@ def test_add_on_a_full_disk_is_resource_exhausted_and_stores_nothing(where, star
 
             monkeypatch.setattr(engine_module, "atomic_write_bytes", full_after_one)
         else:
-            with db._lock:
-                pages = db._conn.execute("PRAGMA page_count").fetchone()[0]
-                db._conn.execute(f"PRAGMA max_page_count = {pages}")
+            # Rows no longer carry their vectors (those are in the shard files), so three small
+            # rows fit in pages SQLite already has and a page cap no longer fills it. The items
+            # database's connection is wrapped instead, to answer its writes with a real
+            # SQLITE_FULL error taken from a capped in-memory database.
+            full = _sqlite_full_error()
+            real = db._conn
+            db._conn = _FullConnection(real, full)
         with pytest.raises(ls.ResourceExhausted) as caught:
             client.add_images(images)
         assert "disk is full" in caught.value.message and "nothing of this request was stored" in caught.value.message
@@ -78,8 +125,7 @@ def test_add_on_a_full_disk_is_resource_exhausted_and_stores_nothing(where, star
 
         monkeypatch.undo()  # space again: the same request succeeds
         if where == "sqlite":
-            with db._lock:
-                db._conn.execute("PRAGMA max_page_count = 1073741823")
+            db._conn = real
         added = client.add_images(images)
         assert [i.path for i in added] == ["full/0.png", "full/1.png", "full/2.png"]
         assert client.search(images[1].data, k=1).ids == [added[1].id]
