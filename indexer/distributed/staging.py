@@ -75,7 +75,7 @@ class Staging:
 
         npy, parquet = self._paths(shard_id)
         meta = pq.read_table(parquet).to_pydict()
-        return meta, np.load(npy)
+        return meta, np.load(npy, allow_pickle=False)
 
     def mark_committed(self, shard_id: str) -> None:
         with open(self.directory / COMMITTED, "a", encoding="ascii") as handle:
