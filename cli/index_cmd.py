@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from latentspace.cli.common import CliError, add_embedder_options, embedder_config
+from latentspace.cli.common import CliError, add_embedder_options, add_precision_option, embedder_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index.add_argument("corpus", type=Path, help="a folder (searched recursively; labels are folder names) or a text file of paths")
     index.add_argument("--index", required=True, type=Path, metavar="DIR", help="index directory to create or update")
     add_embedder_options(index, defaults_from_index=True)
+    add_precision_option(index)
     index.add_argument("--metric", choices=("cosine", "l2"), default=None,
                        help="cosine (L2-normalised vectors, inner product) or l2 (Euclidean); default cosine")
     index.add_argument("--faiss", default=None, metavar="FACTORY",
@@ -87,7 +88,7 @@ def run_index(args: argparse.Namespace) -> int:
 
     with store:
         print(f"{len(entries)} files in {args.corpus}; {embedder.spec.name} {embedder.layer.name} "
-              f"({embedder.dim}-d) on {embedder.device.type}", file=sys.stderr)
+              f"({embedder.dim}-d, {embedder.config.precision}) on {embedder.device.type}", file=sys.stderr)
         report = index_corpus(entries, store, embedder, options, on_skip=on_skip)
         total = len(store)
         searched = "FAISS " + store.manifest.faiss_factory if store.uses_faiss else "exact search (too few vectors to train FAISS yet)"
