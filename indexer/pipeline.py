@@ -92,9 +92,11 @@ class _Prepared:
 class _DecodeDataset(Dataset):
     """Reads, hashes, decodes and prepares one file; never raises for a bad file."""
 
-    def __init__(self, jobs: Sequence[_Job], prepare: Preprocess) -> None:
+    def __init__(self, jobs: Sequence[_Job], prepare: Preprocess, min_side: int | None = None) -> None:
         self.jobs = jobs
         self.prepare = prepare
+        self.min_side = min_side
+        """Passed to decode_image: JPEGs are decoded no larger than the preprocessing needs."""
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -109,7 +111,7 @@ class _DecodeDataset(Dataset):
         if job.previous is not None and job.previous.sha256 == sha:
             return _Prepared(job, "same", sha256=sha), None
         try:
-            decoded = decode_image(data)
+            decoded = decode_image(data, min_side=self.min_side)
             tensor = self.prepare(decoded.image)
         except ImageRejected as exc:
             return _Prepared(job, "skip", reason=exc.reason.value, message=str(exc)), None
@@ -170,7 +172,7 @@ def index_corpus(
         report.pruned = len(store.remove(gone)) if gone else 0
 
     loader = DataLoader(
-        _DecodeDataset(jobs, embedder.preprocessing.prepare),
+        _DecodeDataset(jobs, embedder.preprocessing.prepare, embedder.preprocessing.min_side),
         batch_size=options.batch_size,
         num_workers=options.workers,
         collate_fn=_collate,
