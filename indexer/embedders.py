@@ -123,8 +123,9 @@ class Preprocessing:
 
     @property
     def min_side(self) -> int:
-        """The shortest image side the resize needs; decoding may reduce a JPEG down to it, not below."""
-        return min(*self.resize, *self.crop)
+        """The shortest image side the resize needs (it must shrink, never enlarge); decoding may reduce a
+        JPEG down to it, not below."""
+        return max(self.resize)
 
     def prepare(self, image: Image.Image) -> torch.Tensor:
         """An RGB PIL image to uint8 ``(3, H, W)``: resized and cropped by PIL, as the preset does."""

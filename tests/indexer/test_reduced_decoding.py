@@ -16,6 +16,7 @@ from PIL import Image
 from torchvision.models import AlexNet_Weights
 
 from latentspace.indexer.images import decode_image
+from latentspace.indexer.models import get_spec, list_embedders
 from support.photos import draw_photo, encode
 
 REDUCED_MIN_COSINE = 0.995
@@ -33,6 +34,15 @@ def test_reduced_decode_keeps_enough_pixels_and_reports_the_file_size():
     assert full.image.size == (1200, 900)
     assert reduced.image.size == (600, 450)  # 1/2: a quarter (225) would be below 256
     assert (reduced.width, reduced.height) == (1200, 900)
+
+
+@pytest.mark.parametrize("model", list_embedders())
+def test_decoding_never_reduces_below_the_resize(model):
+    """Both presets resize the shorter side to 256 before a 224 crop: 224 would mean enlarging again."""
+    preprocessing = get_spec(model).preprocessing
+    assert preprocessing.min_side == max(preprocessing.resize) >= max(preprocessing.crop)
+    reduced = decode_image(_large_jpeg(5, (1100, 1100)), min_side=preprocessing.min_side)
+    assert min(reduced.image.size) >= max(preprocessing.resize)
 
 
 def test_small_or_non_jpeg_images_are_decoded_whole():
