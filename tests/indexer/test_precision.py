@@ -100,3 +100,20 @@ def test_bf16_is_refused_on_a_cpu_without_it_unless_allowed():
         pytest.skip("this CPU computes bf16 natively")
     with pytest.raises(EmbedderError, match="neither AVX512-BF16 nor AMX"):
         load_embedder(EmbedderConfig(weights=WeightsChoice.parse("random"), precision="bf16"), device="cpu")
+
+
+def test_serving_follows_the_recorded_precision(tmp_path):
+    from latentspace.server.app import load_index_embedder
+
+    embedder = load_embedder(EmbedderConfig(weights=WeightsChoice.parse("random")))
+    IndexStore.create(tmp_path / "idx", EmbedderInfo.from_embedder(embedder)).close()
+    assert load_index_embedder(tmp_path / "idx", device="cpu").config.precision == "fp32"
+    with pytest.raises(EmbedderError, match="fp16 needs a CUDA GPU"):
+        load_index_embedder(tmp_path / "idx", device="cpu", precision="fp16")
+    if not cpu_bf16_native():  # an index recorded as bf16 asks for bf16, which this CPU refuses
+        path = tmp_path / "idx" / "manifest.json"
+        raw = json.loads(path.read_text())
+        raw["embedder"]["precision"] = "bf16"
+        path.write_text(json.dumps(raw))
+        with pytest.raises(EmbedderError, match="neither AVX512-BF16 nor AMX"):
+            load_index_embedder(tmp_path / "idx", device="cpu")
