@@ -1,6 +1,7 @@
 """Check the GPU path against the CPU: the same images embedded on CUDA and on the CPU.
 
-Prints per-image cosine between the two (expect ≥ 0.9999) and images/s on each device, and,
+Prints per-image cosine between the two (expect ≥ 0.9999) and images/s on each device, the same
+for CUDA fp16 and bf16 autocast against the CPU's fp32 vectors, and,
 when faiss has GPU support, trains an IVF index on the GPU. Run it on a machine with a GPU:
 
     python bench/gpu_check.py CORPUS [--limit 300] [--model alexnet] [--weights random]
@@ -50,6 +51,15 @@ def main() -> None:
     print(f"{len(tensors)} images, {args.model} {cpu.layer.name}, batch {args.batch_size}, {torch.cuda.get_device_name()}")
     print(f"cosine(cpu, cuda) per image: min {cosines.min():.6f}  mean {cosines.mean():.6f}  (expect ≥ 0.9999)")
     print(f"images/s: cpu {cpu_rate:.1f}  cuda {gpu_rate:.1f}")
+    for precision in ("fp16", "bf16"):
+        reduced = load_embedder(EmbedderConfig(model=args.model, weights=WeightsChoice.parse(args.weights),
+                                               precision=precision), device="cuda")
+        vectors, rate = embed_all(reduced, tensors, args.batch_size)
+        agree = (cpu_vectors * vectors).sum(1) / (
+            np.linalg.norm(cpu_vectors, axis=1) * np.linalg.norm(vectors, axis=1) + 1e-12
+        )
+        print(f"cuda {precision}: {rate:.1f} images/s ({rate / gpu_rate:.2f}x cuda fp32); cosine to cpu fp32 "
+              f"min {agree.min():.6f} mean {agree.mean():.6f}")
     try:
         from latentspace.indexer.faiss_index import FaissIndex, gpu_available
     except ImportError:

@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 
-__all__ = ["CliError", "add_embedder_options", "embedder_config", "explain", "read_vector"]
+__all__ = ["CliError", "add_embedder_options", "add_precision_option", "embedder_config", "explain", "read_vector"]
 
 
 class CliError(Exception):
@@ -31,6 +31,14 @@ def add_embedder_options(parser: argparse.ArgumentParser, *, defaults_from_index
                        help="where the network runs (default: auto, a GPU when there is one)")
 
 
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """``--precision``, for the commands that run the network over an index (``index``, ``serve``)."""
+    parser.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
+                        help="forward-pass precision (default: as recorded in the index, else fp32). bf16 needs a GPU "
+                             "or a CPU with AVX512-BF16 or AMX, fp16 a GPU; an index keeps the precision it was built "
+                             "with and refuses another")
+
+
 def embedder_config(args: argparse.Namespace, recorded: object | None = None):
     """The EmbedderConfig the flags ask for; unset flags fall back to ``recorded`` (an EmbedderInfo)."""
     from latentspace.indexer.embedders import EmbedderConfig, WeightsChoice
@@ -38,7 +46,8 @@ def embedder_config(args: argparse.Namespace, recorded: object | None = None):
     model = args.model or (recorded.model if recorded else "alexnet")
     weights = args.weights or (recorded.weights if recorded else "imagenet")
     layer = args.layer or (recorded.layer if recorded and model == recorded.model else None)
-    return EmbedderConfig(model=model, layer=layer, weights=WeightsChoice.parse(weights))
+    precision = getattr(args, "precision", None) or (recorded.precision if recorded else "fp32")
+    return EmbedderConfig(model=model, layer=layer, weights=WeightsChoice.parse(weights), precision=precision)
 
 
 def read_vector(path, what: str):

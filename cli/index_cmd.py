@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from latentspace.cli.common import CliError, add_embedder_options, embedder_config
+from latentspace.cli.common import CliError, add_embedder_options, add_precision_option, embedder_config
 from latentspace.cli.index_sources import add_ray_options, add_source_options, ray_options, source_options
 from latentspace.cli.storage_opts import add_storage_options, auto_policy, finish_auto_choice, index_settings
 
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "tar shards (shards/{00000..00099}.tar) or Parquet files with image bytes")
     index.add_argument("--index", required=True, type=Path, metavar="DIR", help="index directory to create or update")
     add_embedder_options(index, defaults_from_index=True)
+    add_precision_option(index)
     index.add_argument("--metric", choices=("cosine", "l2"), default=None,
                        help="cosine (L2-normalised vectors, inner product) or l2 (Euclidean); default cosine")
     add_storage_options(index)
@@ -94,7 +95,7 @@ def run_index(args: argparse.Namespace) -> int:
     with store:
         store.defer_faiss(len(store) + len(entries), auto_policy(args))
         print(f"{len(entries)} files in {args.corpus}; {embedder.spec.name} {embedder.layer.name} "
-              f"({embedder.dim}-d) on {embedder.device.type}", file=sys.stderr)
+              f"({embedder.dim}-d, {embedder.config.precision}) on {embedder.device.type}", file=sys.stderr)
         if on_ray is not None:
             from latentspace.indexer.distributed import RayUnavailable, index_on_ray
 

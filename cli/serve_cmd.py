@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from latentspace.cli.common import CliError
+from latentspace.cli.common import CliError, add_precision_option
 from latentspace.cli.web_cmd import add_upload_option, gateway_config
 
 
@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help=f"where the network runs (default: {d.device}, a GPU when there is one)")
     serve.add_argument("--weights", default=None, metavar="imagenet|random[:SEED]|PATH",
                        help="weights to load instead of those the manifest names (they must hash the same)")
+    add_precision_option(serve)
     limits = serve.add_argument_group("limits")
     limits.add_argument("--max-k", type=int, default=d.max_k, help=f"most neighbours per query (default {d.max_k})")
     limits.add_argument("--max-batch-queries", type=int, default=d.max_batch_queries,
@@ -116,7 +117,8 @@ def run_serve(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        return serve(args.index, config, weights=weights, on_ready=ready, on_stopping=stopping)
+        return serve(args.index, config, weights=weights, precision=args.precision, on_ready=ready,
+                     on_stopping=stopping)
     finally:
         for gateway in gateways:
             gateway.stop()

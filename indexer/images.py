@@ -107,8 +107,14 @@ def _too_large(exc: Exception) -> ImageRejected:
                                                  f"and is not decoded ({exc})")
 
 
-def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """Decode ``data`` into an upright RGB image, or raise :class:`ImageRejected`."""
+def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, min_side: int | None = None) -> DecodedImage:
+    """Decode ``data`` into an upright RGB image, or raise :class:`ImageRejected`.
+
+    With ``min_side``, a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size (Pillow's ``draft``,
+    libjpeg's DCT scaling, much cheaper than decoding every pixel and resizing them) as long as both
+    sides stay at least ``min_side``: the smallest scale a later resize to that shorter side needs.
+    ``width`` and ``height`` are always the file's own.
+    """
     if not data:
         raise ImageRejected(RejectReason.EMPTY, "empty file: 0 bytes")
     _refuse_bombs()
@@ -142,9 +148,12 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         )
     fmt = image.format or "?"
     try:
+        if min_side is not None and fmt == "JPEG" and min(width, height) >= 2 * min_side:
+            image.draft(image.mode, (min_side, min_side))
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # animated GIF/WebP/TIFF: the first frame stands for the file
         image.load()
+        turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
         image = ImageOps.exif_transpose(image)
         rgb = _to_rgb(image)
         rgb.load()
@@ -156,4 +165,6 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         raise ImageRejected(RejectReason.CORRUPT, f"corrupt {fmt} data: {exc}") from None
     except Exception as exc:  # plugins raise SyntaxError, ValueError, struct.error, ...
         raise ImageRejected(RejectReason.CORRUPT, f"corrupt {fmt} data: {exc}") from None
-    return DecodedImage(rgb, fmt, rgb.width, rgb.height)
+    if turned:  # EXIF orientations 5-8 swap the sides
+        width, height = height, width
+    return DecodedImage(rgb, fmt, width, height)

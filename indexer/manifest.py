@@ -38,6 +38,8 @@ class EmbedderInfo:
     weights_description: str
     weights_sha256: str
     pretrained: bool
+    precision: str = "fp32"
+    """The forward pass's precision (fp32, bf16, fp16); manifests written before it was recorded are fp32."""
 
     @classmethod
     def from_embedder(cls, embedder: Any) -> EmbedderInfo:
@@ -50,6 +52,7 @@ class EmbedderInfo:
             weights_description=identity.description,
             weights_sha256=identity.sha256,
             pretrained=identity.pretrained,
+            precision=embedder.config.precision,
         )
 
     def differences(self, other: EmbedderInfo) -> list[str]:
@@ -65,6 +68,9 @@ class EmbedderInfo:
                     )
                 else:
                     out.append(f"{name}: index has {mine!r}, asked for {theirs!r}")
+        if self.precision != other.precision:  # vectors of two precisions differ slightly: one index keeps one
+            out.append(f"precision: index was embedded in {self.precision}, asked for {other.precision} "
+                       f"(use --precision {self.precision}, or a new index)")
         return out
 
 

@@ -43,16 +43,19 @@ class IndexOptions:
 class _DecodeDataset(Dataset):
     """Reads, hashes, decodes and prepares one item; never raises for a bad one."""
 
-    def __init__(self, jobs: Sequence[Job], prepare: Preprocess) -> None:
+    def __init__(self, jobs: Sequence[Job], prepare: Preprocess, min_side: int | None = None) -> None:
         self.jobs = jobs
         self.prepare = prepare
+        self.min_side = min_side
+        """Passed to decode_image: JPEGs are decoded no larger than the preprocessing needs."""
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def __getitem__(self, index: int) -> tuple[tuple[Job, Outcome], torch.Tensor | None]:
         job = self.jobs[index]
-        outcome, tensor = prepare_item(job.item, job.previous.sha256 if job.previous else None, self.prepare)
+        outcome, tensor = prepare_item(job.item, job.previous.sha256 if job.previous else None, self.prepare,
+                                       min_side=self.min_side)
         return (job, outcome), tensor
 
 
@@ -95,7 +98,7 @@ def index_corpus(
         report.pruned = len(store.remove(gone)) if gone else 0
 
     loader = DataLoader(
-        _DecodeDataset(jobs, embedder.preprocessing.prepare),
+        _DecodeDataset(jobs, embedder.preprocessing.prepare, embedder.preprocessing.min_side),
         batch_size=options.batch_size,
         num_workers=options.workers,
         collate_fn=_collate,

@@ -89,8 +89,12 @@ def plan(items: Sequence[SourceItem], states: dict[str, FileState], report: Inde
     return jobs
 
 
-def prepare_item(item: SourceItem, previous_sha256: str | None, prepare: Preprocess) -> tuple[Outcome, torch.Tensor | None]:
-    """Read, hash, decode and prepare one item; a bad item gives a "skip" outcome, never an exception."""
+def prepare_item(item: SourceItem, previous_sha256: str | None, prepare: Preprocess, *,
+                 min_side: int | None = None) -> tuple[Outcome, torch.Tensor | None]:
+    """Read, hash, decode and prepare one item; a bad item gives a "skip" outcome, never an exception.
+
+    ``min_side`` lets a large JPEG decode at a reduced size (the embedder's ``preprocessing.min_side``).
+    """
     try:
         data = read_item(item)
     except OSError as exc:
@@ -99,7 +103,7 @@ def prepare_item(item: SourceItem, previous_sha256: str | None, prepare: Preproc
     if previous_sha256 is not None and previous_sha256 == sha:
         return Outcome("same", sha256=sha), None
     try:
-        decoded = decode_image(data)
+        decoded = decode_image(data, min_side=min_side)
         tensor = prepare(decoded.image)
     except ImageRejected as exc:
         return Outcome("skip", reason=exc.reason.value, message=str(exc)), None

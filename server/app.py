@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoice, load_embedder
+from latentspace.indexer.precision import Precision
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
 from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
 from latentspace.server.config import ServerConfig
@@ -33,8 +34,10 @@ from latentspace.server.search.engine import SearchEngine
 __all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
 
 
-def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None) -> Embedder:
-    """The embedder the index's manifest names (model, layer, weights), or with other ``weights``."""
+def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None,
+                        precision: Precision | None = None) -> Embedder:
+    """The embedder the index's manifest names (model, layer, weights, precision), or with other ``weights``
+    or ``precision`` (a precision other than the recorded one is then refused by the store)."""
     index_dir = Path(index_dir)
     if not IndexStore.exists(index_dir):
         raise FileNotFoundError(f"{index_dir} is not a latentspace index (no {MANIFEST}); build one with `latentspace index`")
@@ -43,7 +46,9 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
     except ValueError as exc:  # the refusal IndexStore.open would give, before a model is loaded
         raise IndexCorrupt(str(exc)) from None
     choice = weights if weights is not None else WeightsChoice.parse(recorded.weights)
-    return load_embedder(EmbedderConfig(model=recorded.model, layer=recorded.layer, weights=choice), device=device)
+    config = EmbedderConfig(model=recorded.model, layer=recorded.layer, weights=choice,
+                            precision=precision or recorded.precision)
+    return load_embedder(config, device=device)
 
 
 class RunningServer:
@@ -107,6 +112,7 @@ def create_server(
     *,
     embedder: Embedder | None = None,
     weights: WeightsChoice | None = None,
+    precision: Precision | None = None,
 ) -> RunningServer:
     """Open ``index_dir`` with its embedder (loaded from the manifest unless given) and start serving.
 
@@ -119,7 +125,7 @@ def create_server(
     interceptors = [*access, CallCounter(SERVICE_NAME, in_flight),
                     RequestParsing(SERVICE), StatusMapping(SERVICE_NAME)]
     if embedder is None:
-        embedder = load_index_embedder(index_dir, device=config.device, weights=weights)
+        embedder = load_index_embedder(index_dir, device=config.device, weights=weights, precision=precision)
     store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
     engine = SearchEngine(store, embedder, config)
     try:
@@ -166,6 +172,7 @@ def serve(
     config: ServerConfig = ServerConfig(),
     *,
     weights: WeightsChoice | None = None,
+    precision: Precision | None = None,
     on_ready: Callable[[RunningServer], None] | None = None,
     on_stopping: Callable[[RunningServer], None] | None = None,
 ) -> int:
@@ -176,7 +183,7 @@ def serve(
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = create_server(index_dir, config, weights=weights)
+        running = create_server(index_dir, config, weights=weights, precision=precision)
         try:
             if on_ready is not None:
                 on_ready(running)

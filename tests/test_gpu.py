@@ -27,6 +27,21 @@ def test_cuda_vectors_match_cpu_vectors(photo_corpus):
     assert cosines.min() >= 0.9999
 
 
+@needs_cuda
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_cuda_reduced_precision_agrees_with_cpu_fp32(precision, photo_corpus):
+    from PIL import Image
+
+    images = [Image.open(p).convert("RGB") for p in sorted(photo_corpus.rglob("*.*"))]
+    weights = WeightsChoice.parse("random:0")
+    cpu = load_embedder(EmbedderConfig(model="alexnet", weights=weights), device="cpu").embed_images(images)
+    gpu = load_embedder(EmbedderConfig(model="alexnet", weights=weights, precision=precision),
+                        device="cuda").embed_images(images)
+    assert gpu.dtype == np.float32
+    cosines = (cpu * gpu).sum(1) / (np.linalg.norm(cpu, axis=1) * np.linalg.norm(gpu, axis=1))
+    assert cosines.min() >= 0.99
+
+
 @needs_faiss_gpu
 def test_ivf_index_trains_on_the_gpu(tmp_path, random_embedder):
     rng = np.random.default_rng(0)

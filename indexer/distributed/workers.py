@@ -35,7 +35,7 @@ def decode_batch(batch: dict[str, np.ndarray], *, preprocessing: Preprocessing) 
         item = SourceItem(**{name: batch[name][i].item() if hasattr(batch[name][i], "item") else batch[name][i]
                              for name in ITEM_COLUMNS})
         previous = str(batch["previous_sha256"][i]) or None
-        outcome, tensor = prepare_item(item, previous, preprocessing.prepare)
+        outcome, tensor = prepare_item(item, previous, preprocessing.prepare, min_side=preprocessing.min_side)
         if tensor is not None:
             pixels[i] = tensor.numpy()
         outcomes.append(outcome)

@@ -182,7 +182,7 @@ class SearchEngine:
             for number, (where, data) in enumerate(blobs, 1):
                 deadline.check(f"before decoding image {number} of {len(blobs)}")
                 try:
-                    image = decode_image(data)
+                    image = decode_image(data, min_side=self.embedder.preprocessing.min_side)  # as the indexer
                 except ImageRejected as exc:
                     raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
                 tensors.append(self.embedder.prepare(image.image))
