@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from latentspace.server.errors import ShuttingDown
+from latentspace.server.search.events import NO_EVENTS, ServingEvents
 
 __all__ = ["Batcher", "EmbedBatcher", "SearchBatcher", "SearchJob"]
 
@@ -47,10 +48,14 @@ class Batcher(Generic[P, R]):
 
     ``run_batch(parts)`` returns one result per part, in order; ``size(part)`` counts a part's
     rows against ``max_batch``. ``run_batch`` is only called from the worker thread.
+    ``on_batch(rows, seconds)`` is told of each call that succeeded, ``on_queue(depth)`` of
+    each change in the number of parts waiting (both from inside the batcher: keep them cheap).
     """
 
     def __init__(self, run_batch: Callable[[list[P]], list[R]], size: Callable[[P], int], *, max_batch: int = 64,
-                 window_s: float = 0.005, lockstep: bool = False, name: str = "batcher") -> None:
+                 window_s: float = 0.005, lockstep: bool = False, name: str = "batcher",
+                 on_batch: Callable[[int, float], None] | None = None,
+                 on_queue: Callable[[int], None] | None = None) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
@@ -58,6 +63,8 @@ class Batcher(Generic[P, R]):
         self._max_batch = max_batch
         self._window_s = window_s
         self._lockstep = lockstep
+        self._on_batch = on_batch
+        self._on_queue = on_queue
         self._cond = threading.Condition()
         self._queue: deque[_Group[P]] = deque()
         self._preparing = 0
@@ -87,6 +94,7 @@ class Batcher(Generic[P, R]):
                 self._preparing -= 1
                 if group is not None:
                     self._queue.append(group)
+                    self._queue_changed()
                 self._cond.notify_all()
         return group.future.result()
 
@@ -126,7 +134,13 @@ class Batcher(Generic[P, R]):
                     break
                 self._cond.wait(limit - waited)
             self._last_groups = len(groups)
+            self._queue_changed()
             return groups
+
+    def _queue_changed(self) -> None:
+        """Called with the lock held."""
+        if self._on_queue is not None:
+            self._on_queue(len(self._queue))
 
     def _expects_more(self, groups: int) -> bool:
         """Whether callers not yet queued are likely to come soon (see the module docstring)."""
@@ -134,6 +148,7 @@ class Batcher(Generic[P, R]):
 
     def _work(self) -> None:
         while (groups := self._take()) is not None:
+            start = time.perf_counter()
             try:
                 results = self._run_batch([g.part for g in groups])
             except Exception as exc:  # a failure must reach every waiting caller
@@ -141,6 +156,8 @@ class Batcher(Generic[P, R]):
                     g.future.set_exception(exc)
                 continue
             self.calls += 1
+            if self._on_batch is not None:
+                self._on_batch(sum(g.size for g in groups), time.perf_counter() - start)
             for g, result in zip(groups, results):
                 g.future.set_result(result)
 
@@ -153,14 +170,15 @@ class EmbedBatcher:
     """
 
     def __init__(self, embed_batch: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 64,
-                 window_s: float = 0.005) -> None:
+                 window_s: float = 0.005, events: ServingEvents = NO_EVENTS) -> None:
         def run(parts: list[Sequence[torch.Tensor]]) -> list[np.ndarray]:
             vectors = embed_batch(torch.stack([t for part in parts for t in part]))
             bounds = np.cumsum([0] + [len(part) for part in parts])
             return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
         self._batcher: Batcher[Sequence[torch.Tensor], np.ndarray] = Batcher(
-            run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher")
+            run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher",
+            on_batch=events.forward_pass, on_queue=lambda depth: events.queue_depth("embed", depth))
 
     def embed(self, prepare: Callable[[], Sequence[torch.Tensor]]) -> np.ndarray:
         """Run ``prepare`` here (decode, resize), then embed its tensors in one pass: ``(n, d)``."""
@@ -199,7 +217,7 @@ class SearchBatcher:
     """
 
     def __init__(self, search: Callable[..., tuple[np.ndarray, np.ndarray]], *, max_batch: int = 256,
-                 window_s: float = 0.005) -> None:
+                 window_s: float = 0.005, events: ServingEvents = NO_EVENTS) -> None:
         def run(jobs: list[SearchJob]) -> list[tuple[np.ndarray, np.ndarray]]:
             k = max(job.k for job in jobs)
             exclude = [row for job in jobs for row in job.exclude]
@@ -210,7 +228,8 @@ class SearchBatcher:
 
         self._batcher: Batcher[SearchJob, tuple[np.ndarray, np.ndarray]] = Batcher(
             run, lambda job: len(job.vectors), max_batch=max_batch, window_s=window_s, lockstep=True,
-            name="search-batcher")
+            name="search-batcher", on_batch=events.index_search,
+            on_queue=lambda depth: events.queue_depth("search", depth))
 
     def search(self, job: SearchJob) -> tuple[np.ndarray, np.ndarray]:
         """``(scores (n, k), ids (n, k))`` for ``job``, searched together with other requests' jobs."""
