@@ -12,6 +12,15 @@ are likely on their way); and not at all after a call that served one, so a lone
 no batching delay. A *lockstep* batcher, whose callers are released together by one earlier
 call (the index searches that follow a shared forward pass), stops waiting as soon as it holds
 as many callers as its last call: nobody else is coming.
+
+Continuous batching of a pipeline: a request that goes through several stages (decode, forward
+pass, index search) is a *member* while it runs (:meth:`Batcher.member`). A member that has had
+its result and is still in a later stage is *downstream*, and it is about to come back (its client
+is waiting for the answer to send the next query). While members are downstream and nobody is
+queued past them, the worker waits for them, up to the duration of its last call: so closed-loop
+clients whose queries once fell into different calls rejoin one call instead of settling into
+groups whose calls alternate. A lone member is never downstream when its next query arrives, so
+it pays no delay.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -34,6 +44,11 @@ __all__ = ["Batcher", "EmbedBatcher", "SearchBatcher", "SearchJob"]
 
 P = TypeVar("P")
 R = TypeVar("R")
+
+
+@dataclass
+class _Member:
+    downstream: bool = False
 
 
 @dataclass
@@ -68,6 +83,9 @@ class Batcher(Generic[P, R]):
         self._cond = threading.Condition()
         self._queue: deque[_Group[P]] = deque()
         self._preparing = 0
+        self._downstream = 0
+        self._local = threading.local()
+        self._last_call_s = 0.0
         self._closed = False
         self._last_groups = 0
         self.calls = 0
@@ -75,15 +93,41 @@ class Batcher(Generic[P, R]):
         self._worker = threading.Thread(target=self._work, name=name, daemon=True)
         self._worker.start()
 
+    @contextmanager
+    def member(self) -> Iterator[None]:
+        """Count this thread's submissions, and the work it does after them, as one member's (see above)."""
+        token = _Member()
+        previous = getattr(self._local, "member", None)
+        self._local.member = token
+        try:
+            yield
+        finally:
+            self._local.member = previous
+            with self._cond:
+                if token.downstream:
+                    token.downstream = False
+                    self._downstream -= 1
+                    self._cond.notify_all()
+
+    @property
+    def downstream(self) -> int:
+        """Members that have had a result and have not yet ended or submitted again."""
+        with self._cond:
+            return self._downstream
+
     def submit(self, prepare: Callable[[], P]) -> R:
         """Run ``prepare`` here, then wait for the batched call that includes its part.
 
         While ``prepare`` runs the worker knows a part is coming and may wait for it, so
         concurrent callers share a call. Exceptions of ``prepare`` and of the call propagate.
         """
+        token: _Member | None = getattr(self._local, "member", None)
         with self._cond:
             if self._closed:
                 raise ShuttingDown("the server is shutting down; retry on another instance")
+            if token is not None and token.downstream:
+                token.downstream = False
+                self._downstream -= 1
             self._preparing += 1
         group: _Group[P] | None = None
         try:
@@ -96,7 +140,13 @@ class Batcher(Generic[P, R]):
                     self._queue.append(group)
                     self._queue_changed()
                 self._cond.notify_all()
-        return group.future.result()
+        try:
+            return group.future.result()
+        finally:
+            if token is not None:
+                with self._cond:
+                    token.downstream = True
+                    self._downstream += 1
 
     def close(self) -> None:
         """Run what is queued, then stop the worker; later submissions raise :class:`ShuttingDown`."""
@@ -126,6 +176,8 @@ class Batcher(Generic[P, R]):
                 waited = time.monotonic() - start
                 if self._preparing:
                     limit = 4 * self._window_s
+                elif self._downstream and not self._closed:
+                    limit = max(self._last_call_s, self._window_s)  # members about to rejoin
                 elif self._expects_more(len(groups)) and not self._closed:
                     limit = self._window_s
                 else:
@@ -156,8 +208,9 @@ class Batcher(Generic[P, R]):
                     g.future.set_exception(exc)
                 continue
             self.calls += 1
+            self._last_call_s = time.perf_counter() - start
             if self._on_batch is not None:
-                self._on_batch(sum(g.size for g in groups), time.perf_counter() - start)
+                self._on_batch(sum(g.size for g in groups), self._last_call_s)
             for g, result in zip(groups, results):
                 g.future.set_result(result)
 
@@ -190,6 +243,10 @@ class EmbedBatcher:
             return tensors
 
         return self._batcher.submit(checked)
+
+    def member(self):
+        """``with embed_batcher.member():`` around a whole image query (see :meth:`Batcher.member`)."""
+        return self._batcher.member()
 
     @property
     def passes(self) -> int:

@@ -242,9 +242,12 @@ class SearchEngine:
                      deadline: Deadline = NO_DEADLINE) -> list[SearchResult]:
         """Top-k hits for each query with one ``store.search`` call; see :class:`SearchOptions`.
 
-        ``deadline`` is checked before each image is decoded and before the index search.
+        ``deadline`` is checked before each image is decoded and before the index search. The
+        whole query is a member of the embed batcher's pipeline (see
+        :mod:`~latentspace.server.search.batcher`): after its forward pass, the next pass may wait
+        for it to come back rather than leave it to a pass of its own.
         """
-        with self.operation():
+        with self.operation(), self.batcher.member():
             scope = self.scope(options)
             if not queries:
                 raise InvalidQuery("no queries given")
