@@ -110,6 +110,12 @@ class Batcher(Generic[P, R]):
                     self._cond.notify_all()
 
     @property
+    def preparing(self) -> int:
+        """Callers running their ``prepare`` now (their parts are sure to come)."""
+        with self._cond:
+            return self._preparing
+
+    @property
     def downstream(self) -> int:
         """Members that have had a result and have not yet ended or submitted again."""
         with self._cond:

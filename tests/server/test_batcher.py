@@ -133,8 +133,9 @@ def test_a_call_waits_for_a_downstream_member_so_groups_do_not_alternate():
         other = threading.Thread(target=lambda: results.__setitem__(2, batcher.submit(lambda: (arrived.set(), 2)[1])))
         other.start()
         assert arrived.wait(timeout=30)
-        _wait_until(lambda: batcher.downstream == 1 and not other.is_alive() or run.calls == [[1]], "caller 2's part")
-        assert run.calls == [[1]] and other.is_alive(), "caller 2 is held while member 1 is downstream"
+        _wait_until(lambda: batcher.preparing == 0, "caller 2's part to be handed over")
+        # Without the rule the worker would now run caller 2 alone, and member 1 would get a call of its own.
+        assert other.is_alive() and run.calls == [[1]], "caller 2 is held while member 1 is downstream"
         rejoin.set()
         member.join(timeout=30)
         other.join(timeout=30)
