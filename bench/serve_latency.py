@@ -10,8 +10,11 @@ rate on batches of 8 preprocessed images, measured just before and after.
     python bench/serve_latency.py                       # 10k and 100k items, AlexNet fc7 random
     python bench/serve_latency.py --sizes 10000 --queries 200
 
-Targets: gRPC adds at most 1 ms at p50 over in process; 8 image clients reach at least 0.8 of
-the batched forward rate. Weights are random: this is about speed, not about neighbours.
+The last table is the acceptance list: 8 concurrent image-query clients against the model's batched
+rate (target ≥ 0.75 on 10k Flat); a lone image query's p50 (within 5% of the previous release's,
+given with --lone-baseline-ms); and what the full client → server → client path of a search by
+vector adds at p50 over the bare-grpcio baseline of the same search, the two called alternately in
+one loop (target ≤ 0.25 ms). Weights are random: this is about speed, not about neighbours.
 
 Two reference points say how far those targets are from what this machine allows. "bare gRPC"
 runs the same search by vector behind a plain grpcio server with one bytes-in, bytes-out method
@@ -110,9 +113,26 @@ def measure_pair(local: Callable[[int], object], remote: Callable[[int], object]
     return np.array(local_ms), np.array(remote_ms)
 
 
+def interleaved(first: Callable[[int], object], second: Callable[[int], object], samples: int,
+                warmup: int = 3, budget_s: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Wall times in ms of ``first`` and ``second`` called alternately from this thread (order swapped each time)."""
+    for i in range(warmup):
+        first(i)
+        second(i)
+    a, b = [], []
+    stop = time.perf_counter() + budget_s
+    for i in range(samples):
+        for call, out in ((first, a), (second, b)) if i % 2 else ((second, b), (first, a)):
+            out.append(_timed(call, i))
+        if time.perf_counter() > stop and len(a) >= 10:
+            break
+    return np.array(a), np.array(b)
+
+
 def latencies(engine: SearchEngine, client: Client, ids: np.ndarray, dim: int, images: list[bytes],
               samples: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """For each query kind: (in-process ms, gRPC ms) of the same searches."""
+    """For each query kind: (in-process ms, gRPC ms) of the same searches; and, as ``service vs bare``,
+    (bare-grpcio ms, client ms) of one search by vector, interleaved."""
     rng = np.random.default_rng(1)
     vectors = np.abs(rng.normal(size=(samples + 10, dim))).astype(np.float32)
     picks = rng.choice(ids, size=samples + 10)
@@ -129,7 +149,10 @@ def latencies(engine: SearchEngine, client: Client, ids: np.ndarray, dim: int, i
     with bare_grpc_server(bare_search) as bare_call:
         pairs["bare gRPC"] = (lambda i: bare_search(vectors[i].tobytes()), lambda i: bare_call(vectors[i].tobytes()))
         with ThreadPoolExecutor(1) as pool:
-            return {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
+            out = {kind: measure_pair(local, remote, pool, samples) for kind, (local, remote) in pairs.items()}
+        out["service vs bare"] = interleaved(lambda i: bare_call(vectors[i].tobytes()),
+                                             lambda i: client.search(vector=vectors[i], k=K), samples)
+        return out
 
 
 def _search_by_vector_bytes(engine: SearchEngine, options: SearchOptions) -> Callable[[bytes], bytes]:
@@ -287,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-window-ms", type=float, default=ServerConfig.batch_window_ms,
                         help=f"the server's batching window, as `serve --batch-window-ms` "
                              f"(default {ServerConfig.batch_window_ms:g})")
+    parser.add_argument("--lone-baseline-ms", type=float, default=None,
+                        help="a lone image query's p50 measured with the previous release, to compare with")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -334,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for size, kind, local, remote in rows:
+        if kind == "service vs bare":
+            continue
         lp50, lp99 = np.percentile(local, [50, 99])
         rp50, rp99 = np.percentile(remote, [50, 99])
         print(f"{size:>7}  {kind:<9}  {len(remote):>4}  {lp50:>11.2f} ms  {lp99:>7.2f}  {rp50:>6.2f} ms  {rp99:>7.2f}  "
@@ -357,7 +384,37 @@ def main(argv: list[str] | None = None) -> int:
               f"{costs.prepare_ms:.2f} ms per image on one core, forward pass {costs.forward_ms:.1f} ms, index search "
               f"{costs.search_ms:.1f} ms. Back to back on {cores} cores: {rate:.1f} images/s = {rate / reference:.2f} "
               f"of the model's rate.")
+    print()
+    acceptance(rows, throughput, args)
     return 0
+
+
+def acceptance(rows, throughput, args) -> None:
+    """The acceptance list's rows: measured, target, met."""
+    table = []
+    for size, embed_only, rate, _, before, after in throughput:
+        if not embed_only:
+            ratio = rate / ((before + after) / 2)
+            table.append((f"{args.clients} image clients / model's batched rate, {size} Flat", f"{ratio:.2f}",
+                          "≥ 0.75", ratio >= 0.75))
+    for size, kind, _, remote in rows:
+        if kind == "by image":
+            p50 = float(np.percentile(remote, 50))
+            if args.lone_baseline_ms:
+                change = p50 / args.lone_baseline_ms - 1
+                table.append((f"lone image query p50, {size} items", f"{p50:.2f} ms ({change:+.1%})",
+                              f"within 5% of {args.lone_baseline_ms:g} ms", abs(change) <= 0.05))
+            else:
+                table.append((f"lone image query p50, {size} items", f"{p50:.2f} ms", "within 5% of the last release",
+                              None))
+        if kind == "service vs bare":
+            added = float(np.percentile(remote, 50) - np.percentile(_, 50))
+            table.append((f"search by vector, client path over bare grpcio (p50, interleaved), {size} items",
+                          f"{added:+.2f} ms", "≤ +0.25 ms", added <= 0.25))
+    width = max(len(r[0]) for r in table)
+    print(f"{'acceptance':<{width}}  {'measured':>20}  {'target':<30}  met")
+    for what, measured, target, met in table:
+        print(f"{what:<{width}}  {measured:>20}  {target:<30}  {'-' if met is None else 'yes' if met else 'NO'}")
 
 
 if __name__ == "__main__":

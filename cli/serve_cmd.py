@@ -49,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limits.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
                         help=f"calls in progress or queued; past it new calls get RESOURCE_EXHAUSTED at once "
                              f"(default {d.max_concurrent_rpcs})")
+    observe = serve.add_argument_group("observing")
+    observe.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                         help="serve Prometheus metrics at http://HOST:N/metrics (same host as --host; 0 picks a "
+                              "free port and prints it); off by default")
+    observe.add_argument("--log-format", choices=("text", "json"), default="text",
+                         help="log lines on stderr as text (default) or one JSON object per line; each line "
+                              "logged while answering a call carries its request id")
+    observe.add_argument("--log-calls", action="store_true",
+                         help="log one line per call answered: method, status, duration_ms, request_id "
+                              "(default: warnings and errors only)")
     access = serve.add_argument_group("access", "TLS and a bearer token; both off by default (see docs/RELIABILITY.md)")
     access.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve TLS with this certificate chain")
     access.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
@@ -68,6 +78,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from latentspace.indexer.embedders import WeightsChoice
     from latentspace.server.app import serve
     from latentspace.server.config import MiB, ServerConfig
+    from latentspace.server.logs import configure_logging
 
     try:
         config = ServerConfig(
@@ -77,6 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
             batch_window_ms=args.batch_window_ms, max_workers=args.workers,
             max_concurrent_rpcs=args.max_concurrent_rpcs, tls_cert=args.tls_cert, tls_key=args.tls_key,
             token_file=args.token_file, token_for_health=args.token_for_health,
+            metrics_port=args.metrics_port,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
@@ -96,6 +108,8 @@ def run_serve(args: argparse.Namespace) -> int:
         gateways.append(gateway)
         print(f"web page on {gateway.url}", flush=True)
 
+    configure_logging(args.log_format, calls=args.log_calls)
+
     def ready(running) -> None:
         info = running.engine.info()
         if not info.pretrained:
@@ -105,6 +119,8 @@ def run_serve(args: argparse.Namespace) -> int:
             print("note: the bearer token travels unencrypted without --tls-cert/--tls-key", file=sys.stderr)
         search = f"FAISS {info.faiss_factory}" if info.uses_faiss else "exact search"
         access = ("TLS" if config.tls_cert else "plaintext") + (", token required" if config.token_file else "")
+        if running.metrics_address is not None:
+            print(f"metrics at http://{running.metrics_address}/metrics", file=sys.stderr, flush=True)
         print(f"serving {args.index} ({info.item_count} items, {info.model} {info.layer} {info.dimension}-d, "
               f"{info.metric}, {search}, model on {info.device}, {access}) on {running.address}", flush=True)
         if args.web_port is not None:

@@ -5,8 +5,11 @@
     with Client("127.0.0.1:50051") as client:
         for hit in client.search("cat.jpg", k=5).hits:
             print(hit.id, hit.score, hit.path)
+
+``AsyncClient`` has the same methods, awaited (grpc.aio), for programs written with asyncio.
 """
 
+from latentspace.client.aio import AsyncClient
 from latentspace.client.client import DEFAULT_MAX_MESSAGE_BYTES, Client
 from latentspace.client.errors import (
     AlreadyExists,
@@ -42,6 +45,7 @@ from latentspace.client.models import (
 
 __all__ = [
     "AlreadyExists",
+    "AsyncClient",
     "Cancelled",
     "Client",
     "DEFAULT_MAX_MESSAGE_BYTES",

@@ -40,14 +40,21 @@ __all__ = [
     "combine_message",
     "direction",
     "direction_message",
+    "directions",
+    "embedded_vector",
     "index_info",
     "item",
+    "item_page",
+    "items",
     "new_image_message",
+    "nothing",
     "options_message",
     "path_result",
     "query_message",
+    "removed_ids",
     "search_message",
     "search_result",
+    "search_results",
     "sheet",
     "shift_message",
     "term_message",
@@ -206,6 +213,35 @@ def direction(message: pb.Direction) -> Direction:
     vector = as_vector(message.vector.values) if message.HasField("vector") else None
     return Direction(message.name, message.kind, message.description, message.created_at, message.dimension,
                      message.norm, vector)
+
+
+def search_results(message: pb.BatchSearchResponse) -> list[SearchResult]:
+    return [search_result(r) for r in message.results]
+
+
+def embedded_vector(message: pb.EmbedResponse) -> np.ndarray:
+    return as_vector(message.vector.values)
+
+
+def items(message: pb.GetItemsResponse | pb.AddImagesResponse | pb.ListItemsResponse) -> list[Item]:
+    return [item(m) for m in message.items]
+
+
+def item_page(message: pb.ListItemsResponse) -> tuple[list[Item], int]:
+    """A page of items and the ``after_id`` of the next page (0: this was the last)."""
+    return items(message), message.next_after_id
+
+
+def directions(message: pb.ListDirectionsResponse) -> list[Direction]:
+    return [direction(m) for m in message.directions]
+
+
+def removed_ids(message: pb.RemoveItemsResponse) -> list[int]:
+    return list(message.removed_ids)
+
+
+def nothing(message: object) -> None:
+    """Responses that carry nothing but their success."""
 
 
 def index_info(m: pb.InfoResponse) -> IndexInfo:

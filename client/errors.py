@@ -25,18 +25,21 @@ __all__ = [
 
 
 class LatentSpaceError(Exception):
-    """A call failed. ``code`` is the gRPC status name (``"NOT_FOUND"``), ``message`` the server's reason."""
+    """A call failed. ``code`` is the gRPC status name (``"NOT_FOUND"``), ``message`` the server's reason,
+    ``request_id`` the id the server logged the call under (None when no server answered)."""
 
     code: str = "UNKNOWN"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, request_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.request_id = request_id
         if code is not None:
             self.code = code
 
     def __str__(self) -> str:
-        return f"{self.code.lower().replace('_', ' ')}: {self.message}"
+        text = f"{self.code.lower().replace('_', ' ')}: {self.message}"
+        return f"{text} (request id {self.request_id})" if self.request_id else text
 
 
 class InvalidArgument(LatentSpaceError):
@@ -116,7 +119,9 @@ _BY_CODE: dict[str, type[LatentSpaceError]] = {
 }
 
 
-def error_from_status(code: str, message: str) -> LatentSpaceError:
+def error_from_status(code: str, message: str, request_id: str | None = None) -> LatentSpaceError:
     """The exception for a gRPC status name and details; unknown codes give a plain LatentSpaceError."""
     cls = _BY_CODE.get(code)
-    return cls(message) if cls is not None else LatentSpaceError(message, code=code)
+    if cls is not None:
+        return cls(message, request_id=request_id)
+    return LatentSpaceError(message, code=code, request_id=request_id)

@@ -25,9 +25,10 @@ from latentspace.indexer.precision import Precision
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
 from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
 from latentspace.server.config import ServerConfig
+from latentspace.server.metrics import MetricsEndpoint, ServerMetrics
 from latentspace.server.rpc.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
 from latentspace.server.rpc.health import ClosableHealthServicer
-from latentspace.server.rpc.interceptors import CallCounter, InFlight, RequestParsing, StatusMapping
+from latentspace.server.rpc.interceptors import CallCounter, InFlight, RequestContext, RequestParsing, StatusMapping
 from latentspace.server.rpc.servicer import SERVICE, SERVICE_NAME, LatentSpaceServicer
 from latentspace.server.search.engine import SearchEngine
 
@@ -55,8 +56,12 @@ class RunningServer:
     """A started server over one index; :meth:`stop` (or leaving a ``with`` block) shuts it down."""
 
     def __init__(self, server: grpc.Server, service: LatentSpaceServicer, health_servicer: ClosableHealthServicer,
-                 port: int, config: ServerConfig) -> None:
+                 port: int, config: ServerConfig, metrics: ServerMetrics | None = None,
+                 metrics_endpoint: MetricsEndpoint | None = None) -> None:
         self.server = server
+        self.metrics = metrics
+        """The server's Prometheus metrics, when ``config.metrics_port`` is set."""
+        self._metrics_endpoint = metrics_endpoint
         self.service = service
         self.engine = service.engine
         self.health = health_servicer
@@ -69,6 +74,13 @@ class RunningServer:
     def address(self) -> str:
         """``host:port`` with the port actually bound (useful when the config asked for port 0)."""
         return replace(self.config, port=self.port).address
+
+    @property
+    def metrics_address(self) -> str | None:
+        """``host:port`` of the ``/metrics`` endpoint, or None without ``metrics_port``."""
+        if self._metrics_endpoint is None:
+            return None
+        return replace(self.config, port=self._metrics_endpoint.port).address
 
     def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, refuse new calls, let calls in flight finish within ``grace`` s, save and close."""
@@ -86,6 +98,8 @@ class RunningServer:
             stopped.wait()
             # Calls cancelled at the end of the grace period may still be running in their threads.
             self.engine.close(timeout=max(grace, 1.0))
+            if self._metrics_endpoint is not None:
+                self._metrics_endpoint.close()
 
     def __enter__(self) -> RunningServer:
         return self
@@ -122,13 +136,18 @@ def create_server(
     """
     access, credentials = _access(config)
     in_flight = InFlight()
-    interceptors = [*access, CallCounter(SERVICE_NAME, in_flight),
-                    RequestParsing(SERVICE), StatusMapping(SERVICE_NAME)]
+    metrics = ServerMetrics() if config.metrics_port is not None else None
+    interceptors = [RequestContext(SERVICE_NAME, metrics.call_done if metrics is not None else None),
+                    *access, CallCounter(SERVICE_NAME, in_flight), RequestParsing(SERVICE), StatusMapping(SERVICE_NAME)]
     if embedder is None:
         embedder = load_index_embedder(index_dir, device=config.device, weights=weights, precision=precision)
     store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
-    engine = SearchEngine(store, embedder, config)
+    engine = SearchEngine(store, embedder, config, **({"events": metrics} if metrics is not None else {}))
+    endpoint = None
     try:
+        if metrics is not None:
+            metrics.watch_items(lambda: len(store))
+            endpoint = MetricsEndpoint(metrics, config.host, config.metrics_port)
         server = grpc.server(
             ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="latentspace-rpc"),
             options=[
@@ -161,10 +180,12 @@ def create_server(
         server.start()
     except BaseException:
         engine.close(timeout=0)
+        if endpoint is not None:
+            endpoint.close()
         raise
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, service, health_servicer, port, config)
+    return RunningServer(server, service, health_servicer, port, config, metrics, endpoint)
 
 
 def serve(

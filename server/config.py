@@ -113,6 +113,8 @@ class ServerConfig:
     token_for_health: bool = False
     """Whether health checks need the token too (by default probes need no secret)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    metrics_port: int | None = None
+    """Serve Prometheus metrics over HTTP at ``host:metrics_port/metrics``; None: no metrics (0: a free port)."""
     arithmetic: ArithmeticLimits = ArithmeticLimits()
     """Limits of Combine, Shift, Walk and CreateDirection."""
     pictures: PictureLimits = PictureLimits()
@@ -126,6 +128,8 @@ class ServerConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics port must be 0..65535, got {self.metrics_port}")
         if self.grace_seconds < 0 or self.batch_window_ms < 0:
             raise ValueError("grace_seconds and batch_window_ms must not be negative")
         if self.device not in ("auto", "cpu", "cuda"):

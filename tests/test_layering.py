@@ -2,7 +2,8 @@
 
 Only the gRPC layer of the server (``server/rpc/``, and ``server/app.py`` which starts it), the
 client and the generated code itself may import gRPC, protobuf or the generated messages; the
-core (search, arithmetic, pictures), the indexer, the renderer and the CLI never do. The client
+core (search, arithmetic, pictures), the indexer, the renderer and the CLI never do. Likewise only ``server/metrics.py`` and the gRPC layer
+import prometheus_client. The client
 talks to a server and nothing else: it imports neither torch nor FAISS nor the server's, the
 indexer's or the renderer's modules. Imports inside functions count as well.
 """
@@ -18,6 +19,10 @@ PACKAGE_DIRS = ("indexer", "server", "client", "cli", "proto", "render")
 TRANSPORT = ("grpc", "grpc_health", "grpc_reflection", "google.protobuf", "latentspace.proto")
 """gRPC and the generated code (``grpc`` covers its submodules, not ``grpc_health``: each is listed)."""
 TRANSPORT_ALLOWED = ("server/rpc/", "server/app.py", "client/", "proto/")
+
+METRICS = ("prometheus_client",)
+METRICS_ALLOWED = ("server/metrics.py", "server/rpc/", "server/app.py")
+"""The core reports through ``server/search/events.py``; only the edges know what records it."""
 
 CLIENT_FORBIDDEN = ("torch", "torchvision", "faiss", "latentspace.server", "latentspace.indexer", "latentspace.render")
 
@@ -63,6 +68,9 @@ def violations() -> list[str]:
             if _matches(module, TRANSPORT) and not where.startswith(TRANSPORT_ALLOWED):
                 found.append(f"{where}:{line}: imports {module}, but only {', '.join(TRANSPORT_ALLOWED)} may "
                              f"import gRPC or the generated code")
+            if _matches(module, METRICS) and not where.startswith(METRICS_ALLOWED):
+                found.append(f"{where}:{line}: imports {module}, but only {', '.join(METRICS_ALLOWED)} may "
+                             f"import the metrics library (the core reports through ServingEvents)")
             if where.startswith("client/") and _matches(module, CLIENT_FORBIDDEN):
                 found.append(f"{where}:{line}: imports {module}; the client talks to a server and imports "
                              f"none of {', '.join(CLIENT_FORBIDDEN)}")

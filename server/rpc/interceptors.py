@@ -1,5 +1,8 @@
-"""What every call of the service goes through, around the servicer: three small interceptors.
+"""What every call of the service goes through, around the servicer: four small interceptors.
 
+* :class:`RequestContext` gives each call a request id (the client's ``x-request-id`` if sane,
+  else a new one), returns it in trailing metadata, and reports method, status and duration to
+  the request log and to an observer (the metrics); it is the outermost, so it sees every status.
 * :class:`CallCounter` counts calls being handled (:class:`InFlight`), so shutdown and tests can
   wait for them; gRPC's ``maximum_concurrent_rpcs`` already refuses calls past the limit.
 * :class:`RequestParsing` parses the request itself, so bytes that are not valid protobuf (a
@@ -8,14 +11,17 @@
   :data:`STATUS_OF`; anything else is INTERNAL and logged.
 
 They act on the unary methods of one service (health checks and reflection pass untouched), and
-are listed in that order after the token check (:mod:`~latentspace.server.rpc.auth`), the first
-being the outermost. A further cross-cutting concern (metrics, request ids) is one more class here.
+are listed in that order, the token check (:mod:`~latentspace.server.rpc.auth`) right after
+:class:`RequestContext`, the first being the outermost.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
+import uuid
 from collections.abc import Callable
 
 import grpc
@@ -33,8 +39,10 @@ from latentspace.server.errors import (
     StorageFull,
     TooLarge,
 )
+from latentspace.server.logs import REQUEST_ID, requests_log
 
-__all__ = ["STATUS_OF", "CallCounter", "InFlight", "RequestParsing", "StatusMapping", "status_of"]
+__all__ = ["REQUEST_ID_KEY", "STATUS_OF", "CallCounter", "CallObserver", "InFlight", "RequestContext",
+           "RequestParsing", "StatusMapping", "request_id_of", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +202,56 @@ class StatusMapping(_UnaryInterceptor):
                 context.abort(code, str(exc))
 
         return mapped
+
+
+REQUEST_ID_KEY = "x-request-id"
+"""Metadata key of a call's request id, sent by the client (optional) and always in the trailers."""
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+
+CallObserver = Callable[[str, str, float], None]
+"""``observe(method, status_code_name, seconds)`` once per call answered."""
+
+
+def request_id_of(metadata) -> str:
+    """The client's ``x-request-id`` if it is 1-128 characters of ``A-Z a-z 0-9 . _ : / -``, else a new id."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _SANE_REQUEST_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex
+
+
+class RequestContext(_UnaryInterceptor):
+    """A request id per call (in the trailers and on every log line), one log line and one observation."""
+
+    def __init__(self, service: str, observe: CallObserver | None = None) -> None:
+        super().__init__(service)
+        self._observe = observe
+
+    def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
+        name = _method_name(method)
+        observe = self._observe
+
+        def traced(request: object, context: grpc.ServicerContext) -> object:
+            request_id = request_id_of(context.invocation_metadata())
+            token = REQUEST_ID.set(request_id)
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+            start = time.perf_counter()
+            raised = False
+            try:
+                return behaviour(request, context)
+            except BaseException:
+                raised = True
+                raise
+            finally:
+                seconds = time.perf_counter() - start
+                code = context.code()  # an aborted call has set its code; gRPC answers others' raise UNKNOWN
+                status = code.name if code is not None else "UNKNOWN" if raised else "OK"
+                if observe is not None:
+                    observe(name, status, seconds)
+                if requests_log.isEnabledFor(logging.INFO):
+                    requests_log.info("%s %s %.2f ms", name, status, seconds * 1000,
+                                      extra={"request_id": request_id, "method": name, "status": status,
+                                             "duration_ms": round(seconds * 1000, 3)})
+                REQUEST_ID.reset(token)
+
+        return traced

@@ -12,6 +12,15 @@ are likely on their way); and not at all after a call that served one, so a lone
 no batching delay. A *lockstep* batcher, whose callers are released together by one earlier
 call (the index searches that follow a shared forward pass), stops waiting as soon as it holds
 as many callers as its last call: nobody else is coming.
+
+Continuous batching of a pipeline: a request that goes through several stages (decode, forward
+pass, index search) is a *member* while it runs (:meth:`Batcher.member`). A member that has had
+its result and is still in a later stage is *downstream*, and it is about to come back (its client
+is waiting for the answer to send the next query). While members are downstream and nobody is
+queued past them, the worker waits for them, up to the duration of its last call: so closed-loop
+clients whose queries once fell into different calls rejoin one call instead of settling into
+groups whose calls alternate. A lone member is never downstream when its next query arrives, so
+it pays no delay.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -28,11 +38,17 @@ import numpy as np
 import torch
 
 from latentspace.server.errors import ShuttingDown
+from latentspace.server.search.events import NO_EVENTS, ServingEvents
 
 __all__ = ["Batcher", "EmbedBatcher", "SearchBatcher", "SearchJob"]
 
 P = TypeVar("P")
 R = TypeVar("R")
+
+
+@dataclass
+class _Member:
+    downstream: bool = False
 
 
 @dataclass
@@ -47,10 +63,14 @@ class Batcher(Generic[P, R]):
 
     ``run_batch(parts)`` returns one result per part, in order; ``size(part)`` counts a part's
     rows against ``max_batch``. ``run_batch`` is only called from the worker thread.
+    ``on_batch(rows, seconds)`` is told of each call that succeeded, ``on_queue(depth)`` of
+    each change in the number of parts waiting (both from inside the batcher: keep them cheap).
     """
 
     def __init__(self, run_batch: Callable[[list[P]], list[R]], size: Callable[[P], int], *, max_batch: int = 64,
-                 window_s: float = 0.005, lockstep: bool = False, name: str = "batcher") -> None:
+                 window_s: float = 0.005, lockstep: bool = False, name: str = "batcher",
+                 on_batch: Callable[[int, float], None] | None = None,
+                 on_queue: Callable[[int], None] | None = None) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
@@ -58,9 +78,14 @@ class Batcher(Generic[P, R]):
         self._max_batch = max_batch
         self._window_s = window_s
         self._lockstep = lockstep
+        self._on_batch = on_batch
+        self._on_queue = on_queue
         self._cond = threading.Condition()
         self._queue: deque[_Group[P]] = deque()
         self._preparing = 0
+        self._downstream = 0
+        self._local = threading.local()
+        self._last_call_s = 0.0
         self._closed = False
         self._last_groups = 0
         self.calls = 0
@@ -68,15 +93,47 @@ class Batcher(Generic[P, R]):
         self._worker = threading.Thread(target=self._work, name=name, daemon=True)
         self._worker.start()
 
+    @contextmanager
+    def member(self) -> Iterator[None]:
+        """Count this thread's submissions, and the work it does after them, as one member's (see above)."""
+        token = _Member()
+        previous = getattr(self._local, "member", None)
+        self._local.member = token
+        try:
+            yield
+        finally:
+            self._local.member = previous
+            with self._cond:
+                if token.downstream:
+                    token.downstream = False
+                    self._downstream -= 1
+                    self._cond.notify_all()
+
+    @property
+    def preparing(self) -> int:
+        """Callers running their ``prepare`` now (their parts are sure to come)."""
+        with self._cond:
+            return self._preparing
+
+    @property
+    def downstream(self) -> int:
+        """Members that have had a result and have not yet ended or submitted again."""
+        with self._cond:
+            return self._downstream
+
     def submit(self, prepare: Callable[[], P]) -> R:
         """Run ``prepare`` here, then wait for the batched call that includes its part.
 
         While ``prepare`` runs the worker knows a part is coming and may wait for it, so
         concurrent callers share a call. Exceptions of ``prepare`` and of the call propagate.
         """
+        token: _Member | None = getattr(self._local, "member", None)
         with self._cond:
             if self._closed:
                 raise ShuttingDown(ShuttingDown.message)
+            if token is not None and token.downstream:
+                token.downstream = False
+                self._downstream -= 1
             self._preparing += 1
         group: _Group[P] | None = None
         try:
@@ -87,8 +144,15 @@ class Batcher(Generic[P, R]):
                 self._preparing -= 1
                 if group is not None:
                     self._queue.append(group)
+                    self._queue_changed()
                 self._cond.notify_all()
-        return group.future.result()
+        try:
+            return group.future.result()
+        finally:
+            if token is not None:
+                with self._cond:
+                    token.downstream = True
+                    self._downstream += 1
 
     def close(self) -> None:
         """Run what is queued, then stop the worker; later submissions raise :class:`ShuttingDown`."""
@@ -118,6 +182,8 @@ class Batcher(Generic[P, R]):
                 waited = time.monotonic() - start
                 if self._preparing:
                     limit = 4 * self._window_s
+                elif self._downstream and not self._closed:
+                    limit = max(self._last_call_s, self._window_s)  # members about to rejoin
                 elif self._expects_more(len(groups)) and not self._closed:
                     limit = self._window_s
                 else:
@@ -126,7 +192,13 @@ class Batcher(Generic[P, R]):
                     break
                 self._cond.wait(limit - waited)
             self._last_groups = len(groups)
+            self._queue_changed()
             return groups
+
+    def _queue_changed(self) -> None:
+        """Called with the lock held."""
+        if self._on_queue is not None:
+            self._on_queue(len(self._queue))
 
     def _expects_more(self, groups: int) -> bool:
         """Whether callers not yet queued are likely to come soon (see the module docstring)."""
@@ -134,6 +206,7 @@ class Batcher(Generic[P, R]):
 
     def _work(self) -> None:
         while (groups := self._take()) is not None:
+            start = time.perf_counter()
             try:
                 results = self._run_batch([g.part for g in groups])
             except Exception as exc:  # a failure must reach every waiting caller
@@ -141,6 +214,9 @@ class Batcher(Generic[P, R]):
                     g.future.set_exception(exc)
                 continue
             self.calls += 1
+            self._last_call_s = time.perf_counter() - start
+            if self._on_batch is not None:
+                self._on_batch(sum(g.size for g in groups), self._last_call_s)
             for g, result in zip(groups, results):
                 g.future.set_result(result)
 
@@ -153,14 +229,15 @@ class EmbedBatcher:
     """
 
     def __init__(self, embed_batch: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 64,
-                 window_s: float = 0.005) -> None:
+                 window_s: float = 0.005, events: ServingEvents = NO_EVENTS) -> None:
         def run(parts: list[Sequence[torch.Tensor]]) -> list[np.ndarray]:
             vectors = embed_batch(torch.stack([t for part in parts for t in part]))
             bounds = np.cumsum([0] + [len(part) for part in parts])
             return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
         self._batcher: Batcher[Sequence[torch.Tensor], np.ndarray] = Batcher(
-            run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher")
+            run, len, max_batch=max_batch, window_s=window_s, name="embed-batcher",
+            on_batch=events.forward_pass, on_queue=lambda depth: events.queue_depth("embed", depth))
 
     def embed(self, prepare: Callable[[], Sequence[torch.Tensor]]) -> np.ndarray:
         """Run ``prepare`` here (decode, resize), then embed its tensors in one pass: ``(n, d)``."""
@@ -172,6 +249,10 @@ class EmbedBatcher:
             return tensors
 
         return self._batcher.submit(checked)
+
+    def member(self):
+        """``with embed_batcher.member():`` around a whole image query (see :meth:`Batcher.member`)."""
+        return self._batcher.member()
 
     @property
     def passes(self) -> int:
@@ -199,7 +280,7 @@ class SearchBatcher:
     """
 
     def __init__(self, search: Callable[..., tuple[np.ndarray, np.ndarray]], *, max_batch: int = 256,
-                 window_s: float = 0.005) -> None:
+                 window_s: float = 0.005, events: ServingEvents = NO_EVENTS) -> None:
         def run(jobs: list[SearchJob]) -> list[tuple[np.ndarray, np.ndarray]]:
             k = max(job.k for job in jobs)
             exclude = [row for job in jobs for row in job.exclude]
@@ -210,7 +291,8 @@ class SearchBatcher:
 
         self._batcher: Batcher[SearchJob, tuple[np.ndarray, np.ndarray]] = Batcher(
             run, lambda job: len(job.vectors), max_batch=max_batch, window_s=window_s, lockstep=True,
-            name="search-batcher")
+            name="search-batcher", on_batch=events.index_search,
+            on_queue=lambda depth: events.queue_depth("search", depth))
 
     def search(self, job: SearchJob) -> tuple[np.ndarray, np.ndarray]:
         """``(scores (n, k), ids (n, k))`` for ``job``, searched together with other requests' jobs."""

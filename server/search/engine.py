@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from latentspace.server.errors import (
 )
 from latentspace.server.search.batcher import EmbedBatcher, SearchBatcher, SearchJob
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.events import NO_EVENTS, ServingEvents
 from latentspace.server.search.queries import (
     Hit,
     ImageToAdd,
@@ -121,16 +123,19 @@ def _query_label(query: Query, index: int, count: int) -> str:
 class SearchEngine:
     """Searches, embeds, adds and removes over one index; see the module docstring."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: ServerConfig) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, config: ServerConfig, *,
+                 events: ServingEvents = NO_EVENTS) -> None:
+        """``events`` hears of forward passes, index searches and queue depths (the metrics)."""
         if store.dim != embedder.dim:
             raise ValueError(f"the index holds {store.dim}-d vectors but the embedder makes {embedder.dim}-d ones")
         self.store = store
         self.embedder = embedder
         self.config = config
         self.batcher = EmbedBatcher(embedder.embed_batch, max_batch=config.max_embed_batch,
-                                    window_s=config.batch_window_ms / 1000.0)
+                                    window_s=config.batch_window_ms / 1000.0, events=events)
         self.searcher = SearchBatcher(store.search, max_batch=max(config.max_batch_queries, 64),
-                                      window_s=config.batch_window_ms / 1000.0)
+                                      window_s=config.batch_window_ms / 1000.0, events=events)
+        self.events = events
         self.resolver = Resolver(store, self.embed_images)
         self._versions = _versions()
         self._cond = threading.Condition()
@@ -237,9 +242,12 @@ class SearchEngine:
                      deadline: Deadline = NO_DEADLINE) -> list[SearchResult]:
         """Top-k hits for each query with one ``store.search`` call; see :class:`SearchOptions`.
 
-        ``deadline`` is checked before each image is decoded and before the index search.
+        ``deadline`` is checked before each image is decoded and before the index search. The
+        whole query is a member of the embed batcher's pipeline (see
+        :mod:`~latentspace.server.search.batcher`): after its forward pass, the next pass may wait
+        for it to come back rather than leave it to a pass of its own.
         """
-        with self.operation():
+        with self.operation(), self.batcher.member():
             scope = self.scope(options)
             if not queries:
                 raise InvalidQuery("no queries given")
@@ -258,8 +266,10 @@ class SearchEngine:
                 return self.results(zip(scores, ids))
             if scope.nothing_allowed:
                 return [SearchResult((), self.store.metric) for _ in queries]
+            start = time.perf_counter()
             scores, ids = self.store.search(vectors, scope.k, allowed_ids=scope.allowed,
                                             exclude_ids=exclude if any(exclude) else None)
+            self.events.index_search(len(vectors), time.perf_counter() - start)
             return self.results(zip(scores, ids))
 
     def embed(self, data: bytes, *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:

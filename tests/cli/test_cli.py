@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -70,7 +71,9 @@ def test_search_info_add_embed_remove(server, small_index, tmp_path, capsys):
     assert code == 0 and out.strip() == f"removed 1 item: {added['id']}"
     code, out, err = run(capsys, "remove", "--server", address, added["id"])
     assert code == 1 and out == ""
-    assert err.strip() == f"latentspace remove: error: not found: no item with id {added['id']}; nothing was removed"
+    # the server's request id ends the line, so the failure can be found in the server's log
+    assert re.fullmatch(f"latentspace remove: error: not found: no item with id {added['id']}; nothing was removed "
+                        r"\(request id [0-9a-f]{32}\)", err.strip())
 
 
 def test_errors_are_one_line(server, capsys, tmp_path):

@@ -126,19 +126,3 @@ def test_string_that_is_not_utf8_is_invalid_argument(limited):
     assert client.info().item_count == count
 
 
-def test_empty_index_is_failed_precondition(start_server, random_embedder, tmp_path):
-    from latentspace import client as ls
-    from latentspace.client import Client
-    from latentspace.indexer import EmbedderInfo, IndexStore
-
-    IndexStore.create(tmp_path / "empty", EmbedderInfo.from_embedder(random_embedder)).close()
-    running = start_server(tmp_path / "empty")
-    with Client(running.address) as client:
-        assert client.info().item_count == 0
-        for call in (lambda: client.search(photo_bytes(1)), lambda: client.batch_search([np.ones(4096)]),
-                     lambda: client.search(vector=np.ones(4096))):
-            with pytest.raises(ls.FailedPrecondition, match="no items"):
-                call()
-        assert len(client.embed(photo_bytes(1))) == 4096  # embedding needs no items
-        added = client.add_images([photo_bytes(1)])
-        assert client.search(photo_bytes(1), k=1).ids == [added[0].id]

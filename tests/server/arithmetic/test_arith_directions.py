@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.cli import export_arrays
 from support.oracle import ref_set_direction
 from support.photos import photo_bytes
 
@@ -78,38 +77,3 @@ def test_classes_need_the_penultimate_layer(start_server, tmp_path):
         assert client.list_directions() == []
 
 
-def test_directions_survive_a_restart_and_can_be_listed_shown_deleted(start_server, small_index, tmp_path):
-    from latentspace.client import Client, NotFound
-
-    exported = export_arrays(small_index, tmp_path / "all.npz")
-    first = start_server(small_index)
-    with Client(first.address) as client:
-        made = [client.create_direction("warm", labels=("red", "blue")),
-                client.create_direction("b.vec_1-x", vector=np.arange(1, 4097, dtype=np.float32)),
-                client.create_direction("green-ish", positive=[5, 6], negative=[1])]
-        shifted = client.shift(2, direction="warm", alphas=[0.5], k=3)
-    first.stop(grace=1.0)
-
-    second = start_server(small_index)
-    with Client(second.address) as client:
-        listed = client.list_directions()
-        assert [d.name for d in listed] == ["b.vec_1-x", "green-ish", "warm"]
-        assert all(d.vector is None for d in listed)
-        by_name = {d.name: d for d in made}
-        for d in listed:
-            assert d == by_name[d.name]  # name, kind, description, created_at, dimension, norm
-        with_vectors = client.list_directions(with_vectors=True)
-        for d in with_vectors:
-            np.testing.assert_array_equal(d.vector, by_name[d.name].vector)
-        shown = client.get_direction("warm")
-        np.testing.assert_array_equal(shown.vector, by_name["warm"].vector)
-        assert client.shift(2, direction="warm", alphas=[0.5], k=3) == shifted
-
-        client.delete_direction("warm")
-        assert [d.name for d in client.list_directions()] == ["b.vec_1-x", "green-ish"]
-        with pytest.raises(NotFound, match="no direction named 'warm'; stored directions: b.vec_1-x, green-ish"):
-            client.get_direction("warm")
-        with pytest.raises(NotFound):
-            client.delete_direction("warm")
-        # the items are untouched by all of this
-        assert client.info().item_count == len(exported["ids"])

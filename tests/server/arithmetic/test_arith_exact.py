@@ -62,35 +62,6 @@ def test_weighted_terms_of_every_kind_match_numpy(served, method):
     assert {h.label for h in filtered.hits} <= {"red", "blue"}
 
 
-def test_score_names_and_single_term_average_is_plain_search(alex):
-    client, exported = alex
-    first = int(exported["ids"][0])
-    names = {m: client.combine([first, 2], [3], method=m, k=2).metric for m in METHODS}
-    assert names == {"add": "cosine", "cosmul": "cosmul", "average": "cosine", "best_score": "best_score"}
-    plain = client.search(item_id=first, k=K)
-    assert client.combine([first], method="average", k=K).ids == plain.ids
-    np.testing.assert_allclose(client.combine([first], method="average", k=K).scores, plain.scores, atol=1e-5)
-
-
-def test_best_score_with_only_negatives_and_add_with_a_direction(alex):
-    """best_score ranks the rows least like the negatives first; a stored direction is a term."""
-    from latentspace.client import Term
-
-    client, exported = alex
-    ids, vectors = exported["ids"], exported["vectors"]
-    expected = ref_combine(exported, "best_score", [], [(vectors[4], 1.0)], k=K, exclude={int(ids[4])})
-    assert_hits(client.combine(negative=[int(ids[4])], method="best_score", k=K), expected)
-
-    direction = np.random.default_rng(9).normal(size=vectors.shape[1]).astype(np.float32)
-    client.create_direction("exact-test", vector=direction)
-    try:
-        expected = ref_combine(exported, "add", [(vectors[5], 1.0), (direction.astype(np.float64), 0.3)], [], k=K,
-                               exclude={int(ids[5])})
-        assert_hits(client.combine([int(ids[5]), Term.named("exact-test", weight=0.3)], k=K), expected)
-    finally:
-        client.delete_direction("exact-test")
-
-
 @pytest.mark.parametrize("method", ["average", "best_score", "cosmul"])
 def test_l2_index_matches_numpy(start_server, _built_index, tmp_path, method):
     """On an l2 index average is squared distance to 2·mean(pos) − mean(neg) (ascending) and

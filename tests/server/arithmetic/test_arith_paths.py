@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from support.oracle import assert_hits, brute_force, unit
-from support.photos import photo_bytes
 
 K = 4
 
@@ -34,24 +33,6 @@ def test_shift_rows_match_numpy_and_alpha_zero_is_plain_search(request, served):
     # include_start: at α = 0 the start item comes first, with cosine 1
     kept = client.shift(start_id, vector=direction.astype(np.float32), alphas=[0.0], k=K, include_start=True)
     assert kept[0].ids[0] == start_id and kept[0].result.scores[0] == pytest.approx(1.0, abs=1e-5)
-
-
-def test_shift_along_a_stored_direction_from_an_image(alex):
-    client, exported = alex
-    labels = exported["labels"]
-    created = client.create_direction("paths-red-blue", labels=("red", "blue"))
-    try:
-        image = photo_bytes(41, (200, 40, 30))
-        start = client.embed(image)
-        result = client.shift(image, direction="paths-red-blue", alphas=[0.0, 0.5, 1.5], k=K, labels=["red", "green"])
-        keep = (labels == "red") | (labels == "green")
-        for step in result:
-            point = _shift_point(start, created.vector, step.position)
-            assert_hits(step.result, brute_force(exported, point, k=K, keep=keep))
-        same = client.shift(image, vector=created.vector * 7, alphas=[0.0, 0.5, 1.5], k=K, labels=["red", "green"])
-        assert [s.ids for s in same] == [s.ids for s in result], "only the direction counts, not its length"
-    finally:
-        client.delete_direction("paths-red-blue")
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -84,32 +65,3 @@ def test_walk_from_a_to_b_matches_numpy(request, served, slerp):
         np.testing.assert_allclose(step.result.scores, plain.scores, atol=1e-5)
 
 
-def test_unique_walk_drops_items_already_shown(alex):
-    client, exported = alex
-    ids, vectors = exported["ids"], exported["vectors"]
-    a, b = vectors[0].astype(np.float64), vectors[11].astype(np.float64)
-    ends = {int(ids[0]), int(ids[11])}
-    steps, k = 4, 3
-    result = client.walk(int(ids[0]), int(ids[11]), steps=steps, unique=True, k=k)
-    shown: set[int] = set()
-    for step in result:
-        t = step.position
-        full_ids, full_scores = brute_force(exported, (1 - t) * a + t * b, k=len(ids), exclude=ends)
-        fresh = [(i, s) for i, s in zip(full_ids, full_scores) if i not in shown][:k]
-        assert_hits(step.result, ([i for i, _ in fresh], [s for _, s in fresh]))
-        assert not shown & set(step.ids)
-        shown |= set(step.ids)
-    assert len(shown) == min(steps * k, len(ids) - 2)
-    repeated = client.walk(int(ids[0]), int(ids[11]), steps=steps, k=k)
-    assert sum(len(s.ids) for s in repeated) == steps * k
-    assert len({i for s in repeated for i in s.ids}) < steps * k, "without unique, neighbouring steps share items"
-
-
-def test_walk_between_images_embeds_both(alex):
-    client, exported = alex
-    red, blue = photo_bytes(51, (200, 40, 30)), photo_bytes(52, (30, 60, 200))
-    a, b = client.embed(red).astype(np.float64), client.embed(blue).astype(np.float64)
-    result = client.walk(red, blue, steps=3, k=K)
-    for step in result:
-        t = step.position
-        assert_hits(step.result, brute_force(exported, (1 - t) * a + t * b, k=K))

@@ -9,35 +9,6 @@ from support.photos import photo_bytes
 from support.pictures import decode, geometry, mean_abs_diff
 
 
-def test_thumbnails_are_the_items_pictures_and_are_cached_in_the_index(fresh):
-    from latentspace.render.thumbnails import make_thumbnail
-
-    running, client = fresh
-    items = {item.id: item for item in client.iter_items()}
-    got = client.thumbnails(sorted(items, reverse=True))
-    assert list(got) == sorted(items, reverse=True), "in the order asked"
-    cache_dir = Path(running.engine.store.directory) / "thumbnails"
-    for item_id, thumb in got.items():
-        assert thumb.missing_reason is None and not thumb.missing
-        image = decode(thumb.png)
-        assert image.size == (128, 128)
-        assert mean_abs_diff(image, make_thumbnail(Path(items[item_id].path))) == 0, "drawn from the indexed file"
-        assert (cache_dir / f"{items[item_id].sha256}.png").is_file()
-    cache = running.service.pictures.cache(128)
-    assert cache.made == len(items)
-    stamps = {p.name: p.stat().st_mtime_ns for p in cache_dir.glob("*.png")}
-    assert len(stamps) == len(items)
-
-    again = client.thumbnails(list(items))
-    assert cache.made == len(items), "the second call drew nothing"
-    assert {p.name: p.stat().st_mtime_ns for p in cache_dir.glob("*.png")} == stamps, "and rewrote nothing"
-    assert all(again[i].png == got[i].png for i in items)
-
-    small = client.thumbnails([1, 2], size=48)
-    assert {decode(t.png).size for t in small.values()} == {(48, 48)}
-    assert sorted(p.name for p in (cache_dir / "48px").glob("*.png")) == sorted(f"{items[i].sha256}.png" for i in (1, 2))
-
-
 def test_a_file_that_is_gone_or_changed_is_a_placeholder_with_its_reason(fresh):
     from latentspace.render.thumbnails import placeholder
 

@@ -126,11 +126,3 @@ def test_walk_sheet_is_one_row_per_step_from_start_to_end(shared, thumbs, slerp)
     assert is_blank(image.crop(geo.query_box(1, 0)), BACKGROUND) and is_blank(image.crop(geo.query_box(2, 0)), BACKGROUND)
 
 
-def test_render_sheet_dispatches_by_kind_and_info_reports_the_limits(shared):
-    _, client = shared
-    assert client.render_sheet("walk", 1, 9, steps=3, k=2).result == client.walk(1, 9, steps=3, k=2)
-    assert client.render_sheet("search", item_id=4, k=2).png == client.search_sheet(item_id=4, k=2).png
-    with pytest.raises(ValueError, match="unknown sheet kind"):
-        client.render_sheet("atlas")
-    limits = client.info().limits
-    assert (limits.max_thumbnails, limits.max_tile_size, limits.max_picture_pixels) == (256, 512, 20_000_000)
