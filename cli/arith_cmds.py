@@ -21,6 +21,7 @@ from pathlib import Path
 
 from latentspace.cli.client_cmds import _add_server_options, _client, _table, add_sheet_option, write_sheet
 from latentspace.cli.common import CliError, read_vector
+from latentspace.cli.search_options import add_search_options, group_rows, search_options
 
 TERM_HELP = "id:N (a stored item), vec:FILE.npy, dir:NAME (a stored direction), or an image file; W*TERM weighs it"
 POINT_HELP = "id:N (a stored item), vec:FILE.npy, or an image file"
@@ -89,10 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="terms to move towards")
     analogy.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="TERM",
                          help="terms to move away from")
-    analogy.add_argument("--method", default="add", choices=("add", "cosmul", "average", "best_score"),
-                         help="add: 3CosAdd; cosmul: 3CosMul; average / best_score: Qdrant's recommend strategies "
-                              "(default add)")
+    analogy.add_argument("--method", default="add", choices=("add", "cosmul", "average", "best_score", "sum_scores"),
+                         help="add: 3CosAdd; cosmul: 3CosMul; average / best_score / sum_scores: Qdrant's recommend "
+                              "strategies (default add)")
     analogy.add_argument("--include-terms", action="store_true", help="keep the items given as terms in the results")
+    add_search_options(analogy)
     _add_result_options(analogy)
     analogy.set_defaults(run=run_analogy)
 
@@ -183,9 +185,12 @@ def run_analogy(args: argparse.Namespace) -> int:
         raise CliError("give terms: A B C, or -p TERM... and/or -n TERM...")
     with _client(args) as client:
         result = _answer(args, client.combine, client.combine_sheet, positive, negative, method=args.method, k=args.k,
-                         include_terms=args.include_terms, labels=args.label)
+                         include_terms=args.include_terms, labels=args.label, **search_options(args))
     if args.json:
         print(json.dumps(_json_view().combine_json(result, args.method)))
+        return 0
+    if result.groups:
+        print(_table(*group_rows(result, _shown_path)))
         return 0
     if not result.hits:
         print("no hits")

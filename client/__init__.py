@@ -26,6 +26,7 @@ from latentspace.client.errors import (
 from latentspace.client.models import (
     Direction,
     Hit,
+    HitGroup,
     IndexInfo,
     Item,
     Limits,
@@ -49,6 +50,7 @@ __all__ = [
     "Direction",
     "FailedPrecondition",
     "Hit",
+    "HitGroup",
     "IndexInfo",
     "Internal",
     "InvalidArgument",

@@ -107,13 +107,17 @@ class Client:
         exclude_self: bool = True,
         labels: Iterable[str] = (),
         timeout: float | None = None,
+        **refine,
     ) -> SearchResult:
         """The ``k`` nearest items to an image (bytes or a file), a stored item, or a vector.
 
         ``exclude_self`` leaves an item query's own item out; ``labels`` keeps only those labels.
+        ``refine``: ``min_score`` / ``max_distance`` (a threshold), ``offset`` (paging, k + offset
+        <= max_k), ``hide_duplicates``, ``diversity`` (MMR λ in [0, 1]), ``group_by="label"`` with
+        ``group_size`` (the result's ``groups``).
         """
         request = convert.search_message(image, item_id=item_id, vector=vector, k=k, exclude_self=exclude_self,
-                                         labels=labels)
+                                         labels=labels, **refine)
         return convert.search_result(self._call(self._stub.Search, request, timeout))
 
     def batch_search(
@@ -147,17 +151,18 @@ class Client:
         include_terms: bool = False,
         labels: Iterable[str] = (),
         timeout: float | None = None,
+        **refine,
     ) -> SearchResult:
-        """Items ranked by a combination of terms, best first.
+        """Items ranked by a combination of terms, best first; ``refine`` as for :meth:`search`.
 
         A term is a :class:`Term` or anything :meth:`Term.of` reads (an item id, image bytes or a
         file, a vector); ``Term.named("smile")`` is a stored direction. ``method`` is ``add``
-        (3CosAdd), ``cosmul`` (3CosMul), ``average`` or ``best_score`` (Qdrant's strategies).
+        (3CosAdd), ``cosmul`` (3CosMul), ``average``, ``best_score`` or ``sum_scores`` (Qdrant's strategies).
         Items given as terms are left out unless ``include_terms``. The result's ``metric`` names
-        the score: ``cosine``, ``l2`` (lower is better), ``cosmul`` or ``best_score``.
+        the score: ``cosine``, ``l2`` (lower is better), ``cosmul``, ``best_score`` or ``sum_scores``.
         """
         request = convert.combine_message(positive, negative, method=method, k=k, include_terms=include_terms,
-                                          labels=labels)
+                                          labels=labels, **refine)
         return convert.search_result(self._call(self._stub.Combine, request, timeout))
 
     def analogy(self, a: TermInput, b: TermInput, c: TermInput, **options) -> SearchResult:

@@ -15,6 +15,7 @@ import numpy as np
 from latentspace.client.models import (
     Direction,
     Hit,
+    HitGroup,
     ImageInput,
     IndexInfo,
     Item,
@@ -37,6 +38,7 @@ from latentspace.proto.vectors import vector_message
 
 __all__ = [
     "METHODS",
+    "REFINEMENTS",
     "combine_message",
     "direction",
     "direction_message",
@@ -60,8 +62,12 @@ METHODS = {
     "cosmul": pb.COMBINE_METHOD_COSMUL,
     "average": pb.COMBINE_METHOD_AVERAGE,
     "best_score": pb.COMBINE_METHOD_BEST_SCORE,
+    "sum_scores": pb.COMBINE_METHOD_SUM_SCORES,
 }
-"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector and best_score."""
+"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector, best_score and sum_scores."""
+
+REFINEMENTS = ("min_score", "max_distance", "offset", "hide_duplicates", "diversity", "group_by", "group_size")
+"""Keyword options of search and combine beyond k: thresholds, paging, duplicates, MMR and groups."""
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -75,9 +81,19 @@ def query_message(query: Query) -> pb.Query:
     return pb.Query(vector=vector_message(query.vector))
 
 
-def options_message(k: int, include: bool, labels: Iterable[str]) -> pb.SearchOptions:
-    """``include``: keep the query's own items (``not exclude_self``, ``include_terms``, ``include_ends``...)."""
-    return pb.SearchOptions(k=k, include_self=include, labels=list(labels))
+def options_message(k: int, include: bool, labels: Iterable[str], *, min_score: float | None = None,
+                    max_distance: float | None = None, offset: int = 0, hide_duplicates: bool = False,
+                    diversity: float | None = None, group_by: str = "", group_size: int = 0) -> pb.SearchOptions:
+    """``include``: keep the query's own items (``not exclude_self``, ``include_terms``, ``include_ends``...).
+
+    The rest refine the ranking (see ``SearchOptions`` in the proto); the server checks them all.
+    """
+    message = pb.SearchOptions(k=k, include_self=include, labels=list(labels), offset=offset,
+                               hide_duplicates=hide_duplicates, group_by=group_by, group_size=group_size)
+    for field, value in (("min_score", min_score), ("max_distance", max_distance), ("diversity", diversity)):
+        if value is not None:
+            setattr(message, field, value)
+    return message
 
 
 def term_message(value: TermInput) -> pb.Term:
@@ -100,9 +116,11 @@ def search_message(
     k: int = 10,
     exclude_self: bool = True,
     labels: Iterable[str] = (),
+    **refine,
 ) -> pb.SearchRequest:
+    """``refine``: the keywords of :data:`REFINEMENTS`."""
     query = Query(image=image, item_id=item_id, vector=vector)
-    return pb.SearchRequest(query=query_message(query), options=options_message(k, not exclude_self, labels))
+    return pb.SearchRequest(query=query_message(query), options=options_message(k, not exclude_self, labels, **refine))
 
 
 def combine_message(
@@ -113,11 +131,13 @@ def combine_message(
     k: int = 10,
     include_terms: bool = False,
     labels: Iterable[str] = (),
+    **refine,
 ) -> pb.CombineRequest:
+    """``refine``: the keywords of :data:`REFINEMENTS`."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return pb.CombineRequest(positive=[term_message(t) for t in positive], negative=[term_message(t) for t in negative],
-                             method=METHODS[method], options=options_message(k, include_terms, labels))
+                             method=METHODS[method], options=options_message(k, include_terms, labels, **refine))
 
 
 def shift_message(
@@ -188,8 +208,13 @@ def direction_message(
 # -- responses ----------------------------------------------------------------------------------
 
 
+def _hits(hits) -> tuple[Hit, ...]:
+    return tuple(Hit(h.id, h.score, h.path, h.label) for h in hits)
+
+
 def search_result(message: pb.SearchResponse) -> SearchResult:
-    return SearchResult(tuple(Hit(h.id, h.score, h.path, h.label) for h in message.hits), message.metric)
+    return SearchResult(_hits(message.hits), message.metric,
+                        tuple(HitGroup(g.label, _hits(g.hits)) for g in message.groups))
 
 
 def path_result(message: pb.PathResponse) -> PathResult:

@@ -12,6 +12,7 @@ __all__ = [
     "added_json",
     "combine_json",
     "direction_json",
+    "groups_json",
     "directions_json",
     "hits_json",
     "info_json",
@@ -26,14 +27,25 @@ def hits_json(result) -> list[dict]:
     return [{"id": h.id, "score": h.score, "path": h.path, "label": h.label} for h in result.hits]
 
 
+def groups_json(result) -> list[dict]:
+    """``[{"label", "hits": [...]}, ...]`` of a grouped SearchResult, best label first."""
+    return [{"label": g.label, "hits": hits_json(g)} for g in result.groups]
+
+
 def search_json(result) -> dict:
-    """What ``latentspace search --json`` prints."""
-    return {"hits": hits_json(result)}
+    """What ``latentspace search --json`` prints (with ``groups`` when the search asked for them)."""
+    out = {"hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
 
 
 def combine_json(result, method: str) -> dict:
     """What ``latentspace analogy --json`` prints."""
-    return {"method": method, "metric": result.metric, "hits": hits_json(result)}
+    out = {"method": method, "metric": result.metric, "hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
 
 
 def path_json(result, key: str) -> dict:

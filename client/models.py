@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Direction",
     "Hit",
+    "HitGroup",
     "ImageInput",
     "IndexInfo",
     "Item",
@@ -61,9 +62,19 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class HitGroup:
+    """One label's best hits, from a search with ``group_by="label"``."""
+
+    label: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     hits: tuple[Hit, ...]
     metric: str
+    groups: tuple[HitGroup, ...] = ()
+    """With ``group_by="label"``: one group per label, best label first (``hits`` is then empty)."""
 
     @property
     def ids(self) -> list[int]:

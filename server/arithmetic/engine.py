@@ -46,7 +46,8 @@ Rows = tuple[np.ndarray, np.ndarray]
 
 
 def score_name(method: str, metric: str) -> str:
-    """What a Combine score is: ``cosine``, ``l2`` (squared distance, ascending), ``cosmul`` or ``best_score``."""
+    """What a Combine score is: ``cosine``, ``l2`` (squared distance, ascending), ``cosmul``, ``best_score``
+    or ``sum_scores``."""
     if method == "average":
         return metric
     return "cosine" if method == "add" else method
@@ -67,15 +68,15 @@ class ArithmeticEngine:
     @property
     def exact(self) -> bool:
         """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
-        store = self.engine.store
-        return not store.uses_faiss or store.manifest.faiss_factory.replace(" ", "") == "Flat"
+        return self.engine.exact
 
     # -- the RPCs ------------------------------------------------------------------------------
 
     def combine(self, request: CombineRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
         """Items ranked by a combination of terms; see :class:`~latentspace.server.arithmetic.scoring.Combination`."""
         with self.engine.operation():
-            scope = self.engine.scope(request.options)
+            name = score_name(request.method, self.engine.store.metric)
+            scope = self.engine.scope(request.options, score_metric="l2" if name == "l2" else "cosine")
             check_combine(request, self.limits)
             self.engine.require_items()
             terms = request.terms
@@ -88,15 +89,19 @@ class ArithmeticEngine:
                  for t, v in zip(terms, vectors)],
                 metric=store.metric, dim=store.dim, max_terms=self.limits.max_terms)
             exclude = set() if request.options.include_self else _item_ids(t.source for t in terms)
-            name = score_name(request.method, store.metric)
             if scope.nothing_allowed:
                 return SearchResult((), name)
-            if self.exact:
+            queries = None if self.exact else combination.candidate_queries()
+            if queries is None or len(queries) == 0:  # sum_scores may have no neighbour query: score all
                 ids, rows = self._all_rows(scope.allowed)
             else:
-                queries = combination.candidate_queries()
-                ids, rows = self._candidates(queries, self.limits.candidates(scope.k) + len(exclude), scope.allowed)
-            return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
+                ids, rows = self._candidates(queries, self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
+            if scope.refinement is None:
+                return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
+            scores, ranked = combination.rank(rows, ids, k=max(1, len(ids)), exclude_ids=exclude)
+            where = {i: n for n, i in enumerate(ids.tolist())}
+            vectors = rows[[where[i] for i in ranked.tolist()]] if len(ranked) else rows[:0]
+            return self.engine.refined_result(scope, scores, ranked, vectors, metric=name)
 
     def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
         """Neighbours of start + α·‖start‖·unit(direction), one row per α."""
@@ -138,11 +143,7 @@ class ArithmeticEngine:
     # -- rows to score -------------------------------------------------------------------------
 
     def _all_rows(self, allowed: np.ndarray | None) -> Rows:
-        ids, vectors = self.engine.store.snapshot()
-        if allowed is None:
-            return ids, vectors
-        keep = np.isin(ids, allowed)
-        return ids[keep], vectors[keep]
+        return self.engine.rows(allowed)
 
     def _candidates(self, queries: np.ndarray, count: int, allowed: np.ndarray | None) -> Rows:
         """The union of each query's ``count`` FAISS neighbours, with their stored vectors.
@@ -156,11 +157,7 @@ class ArithmeticEngine:
         else:
             _, found = store.search(queries, count, allowed_ids=allowed)
             ids = np.unique(found[found >= 0]).tolist()
-        while True:
-            try:
-                return np.asarray(ids, dtype=np.int64), store.vectors(ids)
-            except KeyError as exc:  # removed since the search by a concurrent request
-                ids.remove(int(exc.args[0]))
+        return self.engine._live_rows(ids)
 
     def _neighbours(self, points: np.ndarray, labels: Sequence[str], counts: Sequence[int], exclude: set[int],
                     scope: Scope) -> list[tuple[np.ndarray, np.ndarray]]:

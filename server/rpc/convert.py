@@ -56,6 +56,7 @@ _METHODS = {
     pb.COMBINE_METHOD_COSMUL: "cosmul",
     pb.COMBINE_METHOD_AVERAGE: "average",
     pb.COMBINE_METHOD_BEST_SCORE: "best_score",
+    pb.COMBINE_METHOD_SUM_SCORES: "sum_scores",
 }
 _INTERPOLATIONS = {
     pb.INTERPOLATION_UNSPECIFIED: "linear",
@@ -88,7 +89,13 @@ def query(message: pb.Query, what: str = "the query") -> Query:
 
 
 def options(message: pb.SearchOptions) -> SearchOptions:
-    return SearchOptions(k=message.k, include_self=message.include_self, labels=tuple(message.labels))
+    def given(field: str) -> float | None:
+        return getattr(message, field) if message.HasField(field) else None
+
+    return SearchOptions(k=message.k, include_self=message.include_self, labels=tuple(message.labels),
+                         min_score=given("min_score"), max_distance=given("max_distance"), offset=message.offset,
+                         hide_duplicates=message.hide_duplicates, diversity=given("diversity"),
+                         group_by=message.group_by, group_size=message.group_size)
 
 
 def search_request(message: pb.SearchRequest) -> SearchRequest:
@@ -170,10 +177,13 @@ def images_to_add(message: pb.AddImagesRequest) -> list[ImageToAdd]:
 # -- answers -----------------------------------------------------------------------------------
 
 
+def _hits(hits) -> list[pb.Hit]:
+    return [pb.Hit(id=h.id, score=h.score, path=h.path, label=h.label) for h in hits]
+
+
 def search_response(result: SearchResult) -> pb.SearchResponse:
-    return pb.SearchResponse(
-        hits=[pb.Hit(id=h.id, score=h.score, path=h.path, label=h.label) for h in result.hits], metric=result.metric
-    )
+    return pb.SearchResponse(hits=_hits(result.hits), metric=result.metric,
+                             groups=[pb.HitGroup(label=g.label, hits=_hits(g.hits)) for g in result.groups])
 
 
 def path_response(result: PathResult) -> pb.PathResponse:
