@@ -165,6 +165,12 @@ class Client:
                                           labels=labels, **refine)
         return convert.search_result(self._call(self._stub.Combine, request, timeout))
 
+    def discover(self, target: TermInput | None = None, context: Iterable[tuple[TermInput, TermInput]] = (), *,
+                 timeout: float | None = None, **options) -> SearchResult:
+        """Items ranked by the (positive, negative) ``context`` pairs they satisfy, then by similarity to
+        ``target`` (None: context search); ``options`` as :func:`convert.discover_message`. Metric "discovery"."""
+        return convert.search_result(self._call(self._stub.Discover, convert.discover_message(target, context, **options), timeout))
+
     def analogy(self, a: TermInput, b: TermInput, c: TermInput, **options) -> SearchResult:
         """A − B + C: what is to C as A is to B (``combine([a, c], [b], **options)``)."""
         return self.combine([a, c], [b], **options)

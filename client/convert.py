@@ -42,6 +42,7 @@ __all__ = [
     "combine_message",
     "direction",
     "direction_message",
+    "discover_message",
     "index_info",
     "item",
     "new_image_message",
@@ -138,6 +139,24 @@ def combine_message(
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return pb.CombineRequest(positive=[term_message(t) for t in positive], negative=[term_message(t) for t in negative],
                              method=METHODS[method], options=options_message(k, include_terms, labels, **refine))
+
+
+def discover_message(
+    target: TermInput | None = None,
+    context: Iterable[tuple[TermInput, TermInput]] = (),
+    *,
+    k: int = 10,
+    include_terms: bool = False,
+    labels: Iterable[str] = (),
+    **refine,
+) -> pb.DiscoverRequest:
+    """``context``: (positive, negative) pairs of terms; ``refine``: the keywords of :data:`REFINEMENTS`."""
+    request = pb.DiscoverRequest(context=[pb.ContextPair(positive=term_message(p), negative=term_message(n))
+                                          for p, n in context],
+                                 options=options_message(k, include_terms, labels, **refine))
+    if target is not None:
+        request.target.CopyFrom(term_message(target))
+    return request
 
 
 def shift_message(

@@ -12,6 +12,7 @@ __all__ = [
     "added_json",
     "combine_json",
     "direction_json",
+    "discover_json",
     "groups_json",
     "directions_json",
     "hits_json",
@@ -43,6 +44,14 @@ def search_json(result) -> dict:
 def combine_json(result, method: str) -> dict:
     """What ``latentspace analogy --json`` prints."""
     out = {"method": method, "metric": result.metric, "hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
+
+
+def discover_json(result) -> dict:
+    """What ``latentspace discover --json`` prints."""
+    out = {"metric": result.metric, "hits": hits_json(result)}
     if result.groups:
         out["groups"] = groups_json(result)
     return out

@@ -310,6 +310,24 @@ class CombineRequest(_message.Message):
     options: SearchOptions
     def __init__(self, positive: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., method: _Optional[_Union[CombineMethod, str]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
+class ContextPair(_message.Message):
+    __slots__ = ("positive", "negative")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    positive: Term
+    negative: Term
+    def __init__(self, positive: _Optional[_Union[Term, _Mapping]] = ..., negative: _Optional[_Union[Term, _Mapping]] = ...) -> None: ...
+
+class DiscoverRequest(_message.Message):
+    __slots__ = ("target", "context", "options")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    target: Term
+    context: _containers.RepeatedCompositeFieldContainer[ContextPair]
+    options: SearchOptions
+    def __init__(self, target: _Optional[_Union[Term, _Mapping]] = ..., context: _Optional[_Iterable[_Union[ContextPair, _Mapping]]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
 class ShiftRequest(_message.Message):
     __slots__ = ("start", "direction_name", "direction_vector", "alphas", "options")
     START_FIELD_NUMBER: _ClassVar[int]

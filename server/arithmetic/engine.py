@@ -25,6 +25,7 @@ import numpy as np
 from latentspace.server.arithmetic.directions import DirectionBook
 from latentspace.server.arithmetic.requests import (
     CombineRequest,
+    DiscoverRequest,
     PathResult,
     ShiftRequest,
     WalkRequest,
@@ -36,6 +37,7 @@ from latentspace.server.arithmetic.scoring import Combination, Term
 from latentspace.server.arithmetic.trajectories import interpolate, shift_points, walk_rows
 from latentspace.server.config import ArithmeticLimits
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.discovery import DEFAULT_MAX_PAIRS, check_context, discovery_candidates, rank_discovery
 from latentspace.server.search.engine import Scope, SearchEngine
 from latentspace.server.search.queries import ItemQuery, Named, SearchResult, Source, describe
 
@@ -102,6 +104,40 @@ class ArithmeticEngine:
             where = {i: n for n, i in enumerate(ids.tolist())}
             vectors = rows[[where[i] for i in ranked.tolist()]] if len(ranked) else rows[:0]
             return self.engine.refined_result(scope, scores, ranked, vectors, metric=name)
+
+    def discover(self, request: DiscoverRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
+        """Items ranked by context pairs satisfied, then by similarity to the target; see
+        :mod:`~latentspace.server.search.discovery`. Scores are named "discovery", higher better."""
+        with self.engine.operation():
+            scope = self.engine.scope(request.options, score_metric="cosine")
+            store = self.engine.store
+            if not request.pairs:  # before resolving anything
+                check_context(None, (), dim=store.dim, metric=store.metric, max_pairs=DEFAULT_MAX_PAIRS)
+            if len(request.pairs) > DEFAULT_MAX_PAIRS:
+                check_context(None, request.pairs, dim=store.dim, metric=store.metric, max_pairs=DEFAULT_MAX_PAIRS)
+            self.engine.require_items()
+            entries = ([request.target] if request.target is not None else []) + [e for p in request.pairs for e in p]
+            vectors = list(self.engine.resolve(entries, deadline=deadline))
+            deadline.check("before scoring")
+            target = vectors.pop(0) if request.target is not None else None
+            query = check_context(target, list(zip(vectors[0::2], vectors[1::2])), dim=store.dim, metric=store.metric,
+                                  max_pairs=DEFAULT_MAX_PAIRS)
+            exclude = set() if request.options.include_self else _item_ids(e.source for e in entries)
+            if scope.nothing_allowed:
+                return SearchResult((), "discovery")
+            if self.exact:
+                ids, rows = self._all_rows(scope.allowed)
+            else:
+                ids, rows = self._candidates(discovery_candidates(query, store.metric),
+                                             self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
+            k = scope.k if scope.refinement is None else max(1, len(ids))
+            scores, ranked, _ = rank_discovery(query, vectors=rows, ids=ids, metric=store.metric, k=k,
+                                               exclude_ids=exclude)
+            if scope.refinement is None:
+                return self.engine.results([(scores, ranked)], "discovery")[0]
+            where = {i: n for n, i in enumerate(ids.tolist())}
+            return self.engine.refined_result(scope, scores, ranked, rows[[where[i] for i in ranked.tolist()]],
+                                              metric="discovery")
 
     def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
         """Neighbours of start + α·‖start‖·unit(direction), one row per α."""

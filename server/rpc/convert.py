@@ -19,6 +19,7 @@ from latentspace.proto.vectors import vector_message
 from latentspace.server.arithmetic.requests import (
     CombineRequest,
     DirectionSource,
+    DiscoverRequest,
     FromClasses,
     FromLabels,
     FromSets,
@@ -37,15 +38,17 @@ from latentspace.server.search.queries import (
     ImageQuery,
     ImageToAdd,
     ItemQuery,
+    Named,
     Query,
     SearchOptions,
     SearchResult,
     Source,
     VectorQuery,
+    describe,
 )
 
 __all__ = [
-    "combine_request", "deadline", "direction_message", "direction_source", "images_to_add", "info_response",
+    "combine_request", "deadline", "discover_request", "direction_message", "direction_source", "images_to_add", "info_response",
     "item_message", "options", "path_response", "query", "render_sheet_response", "search_request",
     "search_response", "sheet_request", "shift_request", "thumbnails_response", "walk_request",
 ]
@@ -121,6 +124,21 @@ def combine_request(message: pb.CombineRequest) -> CombineRequest:
     terms = signed_terms([_term(t, f"positive {i}") for i, t in enumerate(message.positive, 1)],
                          [_term(t, f"negative {i}") for i, t in enumerate(message.negative, 1)])
     return CombineRequest(terms, _METHODS[message.method], options(message.options))
+
+
+def _point_term(message: pb.Term, what: str) -> Named:
+    """A discovery term: a point or a direction, named for errors; a weight has no meaning there."""
+    source, weight = _term(message, what)
+    if weight is not None:
+        raise InvalidQuery(f"{what}: a weight has no meaning in discover; leave it unset")
+    return Named(source, f"{what} ({describe(source)})")
+
+
+def discover_request(message: pb.DiscoverRequest) -> DiscoverRequest:
+    target = _point_term(message.target, "target") if message.HasField("target") else None
+    pairs = tuple((_point_term(p.positive, f"context pair {i} positive"),
+                   _point_term(p.negative, f"context pair {i} negative")) for i, p in enumerate(message.context, 1))
+    return DiscoverRequest(target, pairs, options(message.options))
 
 
 def shift_request(message: pb.ShiftRequest) -> ShiftRequest:

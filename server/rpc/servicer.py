@@ -80,6 +80,10 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
         return convert.search_response(self.arithmetic.combine(convert.combine_request(request),
                                                                deadline=convert.deadline(context)))
 
+    def Discover(self, request: pb.DiscoverRequest, context: Context) -> pb.SearchResponse:
+        return convert.search_response(self.arithmetic.discover(convert.discover_request(request),
+                                                                deadline=convert.deadline(context)))
+
     def Shift(self, request: pb.ShiftRequest, context: Context) -> pb.PathResponse:
         return convert.path_response(self.arithmetic.shift(convert.shift_request(request),
                                                            deadline=convert.deadline(context)))
