@@ -138,11 +138,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or from a raw vector.",
     )
     create.add_argument("name", metavar="NAME", help="1 to 64 characters of A-Z a-z 0-9 _ . -")
-    source = create.add_mutually_exclusive_group(required=True)
+    source = create.add_mutually_exclusive_group()
     source.add_argument("--from-sets", action="store_true", help="from --positive and --negative examples")
     source.add_argument("--from-labels", nargs=2, metavar=("A", "B"), help="label A minus label B")
     source.add_argument("--from-classes", nargs=2, metavar=("A", "B"), help='class A minus class B, e.g. "tabby" "tiger"')
     source.add_argument("--from-vector", type=Path, metavar="FILE.npy", help="a vector saved with numpy.save")
+    create.add_argument("--probe", nargs="?", const="probe", choices=("probe", "logistic", "fisher", "whitened"),
+                        metavar="METHOD",
+                        help="with -p/-n or --from-labels: fit a linear probe between the sets instead of the mean "
+                             "difference, and report its held-out accuracy. METHOD: probe (default: Fisher's "
+                             "discriminant as its activation pattern over the index), logistic, fisher, whitened")
     create.add_argument("-p", "--positive", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     create.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     listing = actions.add_parser("list", help="the stored directions")
@@ -243,16 +248,23 @@ def run_walk(args: argparse.Namespace) -> int:
 
 
 def run_direction_create(args: argparse.Namespace) -> int:
+    if args.probe and not args.from_labels and not args.from_classes and not args.from_vector:
+        args.from_sets = True  # direction create NAME --probe -p ... -n ...
+    if not (args.from_sets or args.from_labels or args.from_classes or args.from_vector):
+        raise CliError("give a source: --from-sets (with -p/-n), --probe (with -p/-n), --from-labels, "
+                       "--from-classes or --from-vector")
+    if args.probe and (args.from_classes or args.from_vector):
+        raise CliError("--probe learns from example sets (-p/-n) or --from-labels, not from classes or a vector")
     if (args.positive or args.negative) and not args.from_sets:
         raise CliError("--positive and --negative go with --from-sets")
-    options = {}
+    options = {"learned": args.probe} if args.probe else {}
     if args.from_sets:
         if not args.positive or not args.negative:
             raise CliError("--from-sets needs --positive POINT... and --negative POINT...")
-        options = {"positive": [parse_point(p) for p in args.positive],
-                   "negative": [parse_point(p) for p in args.negative]}
+        options |= {"positive": [parse_point(p) for p in args.positive],
+                    "negative": [parse_point(p) for p in args.negative]}
     elif args.from_labels:
-        options = {"labels": tuple(args.from_labels)}
+        options |= {"labels": tuple(args.from_labels)}
     elif args.from_classes:
         options = {"classes": tuple(args.from_classes)}
     else:
@@ -263,6 +275,8 @@ def run_direction_create(args: argparse.Namespace) -> int:
         print(json.dumps(_json_view().direction_json(created)))
     else:
         print(f"created direction {created.name} ({created.kind}, norm {created.norm:.4g}): {created.description}")
+        if created.accuracy is not None:
+            print(f"held-out accuracy of its probe: {created.accuracy:.1%}")
     return 0
 
 

@@ -228,6 +228,7 @@ class Client:
         labels: tuple[str, str] | None = None,
         classes: tuple[str, str] | None = None,
         vector: Sequence[float] | np.ndarray | None = None,
+        learned: str = "",
         timeout: float | None = None,
     ) -> Direction:
         """Compute and store a direction from exactly one source, and return it with its vector.
@@ -236,10 +237,12 @@ class Client:
         ``labels=(A, B)``: the same over every item labelled A and every item labelled B.
         ``classes=(A, B)``: the classifier's row for ImageNet class A minus B's (names as in the
         embedder's categories, case-insensitive, or indexes). ``vector``: stored as given.
+        ``learned="probe"`` (or ``logistic``, ``fisher``, ``whitened``) with examples or labels fits a
+        linear probe instead of the mean difference; the result's ``accuracy`` is its held-out accuracy.
         AlreadyExists if the name is taken.
         """
         request = convert.direction_message(name, positive=positive, negative=negative, labels=labels,
-                                            classes=classes, vector=vector)
+                                            classes=classes, vector=vector, learned=learned)
         return convert.direction(self._call(self._stub.CreateDirection, request, timeout))
 
     def list_directions(self, *, with_vectors: bool = False, timeout: float | None = None) -> list[Direction]:

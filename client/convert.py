@@ -204,19 +204,28 @@ def direction_message(
     labels: tuple[str, str] | None = None,
     classes: tuple[str, str] | None = None,
     vector: Sequence[float] | np.ndarray | None = None,
+    learned: str = "",
 ) -> pb.CreateDirectionRequest:
-    """A CreateDirection request from exactly one source: example sets, two labels, two classes or a vector."""
+    """A CreateDirection request from exactly one source: example sets, two labels, two classes or a vector.
+
+    ``learned`` ("probe", "logistic", "fisher", "whitened") fits a linear probe between the sets or
+    labels instead of taking the mean difference.
+    """
     sets = positive is not None or negative is not None
     given = [n for n, v in (("positive/negative", sets or None), ("labels", labels), ("classes", classes),
                             ("vector", vector)) if v is not None]
     if len(given) != 1:
         raise ValueError(f"give exactly one source: positive and negative, labels, classes or vector (got {given})")
     request = pb.CreateDirectionRequest(name=name)
+    if learned and not (sets or labels is not None):
+        raise ValueError("learned directions come from positive and negative examples or from labels")
     if sets:
         request.sets.positive.extend(query_message(Query.of(q)) for q in positive or ())
         request.sets.negative.extend(query_message(Query.of(q)) for q in negative or ())
+        request.sets.learned = learned
     elif labels is not None:
         request.labels.positive, request.labels.negative = labels
+        request.labels.learned = learned
     elif classes is not None:
         request.classes.positive, request.classes.negative = classes
     else:
@@ -248,8 +257,9 @@ def item(message: pb.Item) -> Item:
 
 def direction(message: pb.Direction) -> Direction:
     vector = as_vector(message.vector.values) if message.HasField("vector") else None
+    accuracy = message.accuracy if message.HasField("accuracy") else None
     return Direction(message.name, message.kind, message.description, message.created_at, message.dimension,
-                     message.norm, vector)
+                     message.norm, vector, accuracy)
 
 
 def index_info(m: pb.InfoResponse) -> IndexInfo:

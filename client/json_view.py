@@ -66,8 +66,11 @@ def path_json(result, key: str) -> dict:
 def direction_json(direction) -> dict:
     """A Direction without its vector, as ``latentspace direction show --json`` prints it."""
     d = direction
-    return {"name": d.name, "kind": d.kind, "description": d.description, "created_at": d.created_at,
-            "dimension": d.dimension, "norm": d.norm}
+    out = {"name": d.name, "kind": d.kind, "description": d.description, "created_at": d.created_at,
+           "dimension": d.dimension, "norm": d.norm}
+    if d.accuracy is not None:
+        out["accuracy"] = d.accuracy
+    return out
 
 
 def directions_json(directions) -> dict:

@@ -266,7 +266,7 @@ class Direction:
 
     name: str
     kind: str
-    """How it was made: ``sets``, ``labels``, ``classes`` or ``vector``."""
+    """How it was made: ``sets``, ``labels``, ``classes``, ``vector`` or ``learned``."""
     description: str
     created_at: float
     """Seconds since the Unix epoch."""
@@ -274,6 +274,8 @@ class Direction:
     norm: float
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     """Read-only float32 ``(dimension,)``, when the call returns it."""
+    accuracy: float | None = None
+    """A learned direction's held-out probe accuracy, 0..1, as create_direction returns it."""
 
 
 # -- pictures -----------------------------------------------------------------------------------

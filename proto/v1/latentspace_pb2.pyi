@@ -373,7 +373,7 @@ class PathResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ...) -> None: ...
 
 class Direction(_message.Message):
-    __slots__ = ("name", "kind", "description", "created_at", "dimension", "norm", "vector")
+    __slots__ = ("name", "kind", "description", "created_at", "dimension", "norm", "vector", "accuracy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -381,6 +381,7 @@ class Direction(_message.Message):
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     NORM_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     description: str
@@ -388,23 +389,28 @@ class Direction(_message.Message):
     dimension: int
     norm: float
     vector: Vector
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., dimension: _Optional[int] = ..., norm: _Optional[float] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    accuracy: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., dimension: _Optional[int] = ..., norm: _Optional[float] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., accuracy: _Optional[float] = ...) -> None: ...
 
 class DirectionFromSets(_message.Message):
-    __slots__ = ("positive", "negative")
+    __slots__ = ("positive", "negative", "learned")
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_FIELD_NUMBER: _ClassVar[int]
     positive: _containers.RepeatedCompositeFieldContainer[Query]
     negative: _containers.RepeatedCompositeFieldContainer[Query]
-    def __init__(self, positive: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Query, _Mapping]]] = ...) -> None: ...
+    learned: str
+    def __init__(self, positive: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., learned: _Optional[str] = ...) -> None: ...
 
 class DirectionFromLabels(_message.Message):
-    __slots__ = ("positive", "negative")
+    __slots__ = ("positive", "negative", "learned")
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_FIELD_NUMBER: _ClassVar[int]
     positive: str
     negative: str
-    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ...) -> None: ...
+    learned: str
+    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ..., learned: _Optional[str] = ...) -> None: ...
 
 class DirectionFromClasses(_message.Message):
     __slots__ = ("positive", "negative")

@@ -134,6 +134,8 @@ class FromSets:
 
     positive: tuple[Query, ...]
     negative: tuple[Query, ...]
+    learned: str = ""
+    """A method of :mod:`~.learned_directions` ("probe", ...) instead of the mean difference."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class FromLabels:
 
     positive: str
     negative: str
+    learned: str = ""
+    """As for :class:`FromSets`."""
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,10 @@ def direction_source(message: pb.CreateDirectionRequest) -> DirectionSource:
     kind = message.WhichOneof("source")
     if kind == "sets":
         return FromSets(tuple(query(q, f"positive {i}") for i, q in enumerate(message.sets.positive, 1)),
-                        tuple(query(q, f"negative {i}") for i, q in enumerate(message.sets.negative, 1)))
+                        tuple(query(q, f"negative {i}") for i, q in enumerate(message.sets.negative, 1)),
+                        message.sets.learned)
     if kind == "labels":
-        return FromLabels(message.labels.positive, message.labels.negative)
+        return FromLabels(message.labels.positive, message.labels.negative, message.labels.learned)
     if kind == "classes":
         return FromClasses(message.classes.positive, message.classes.negative)
     if kind == "vector":
@@ -217,11 +218,13 @@ def item_message(item: Item, vector: np.ndarray | None = None) -> pb.Item:
     return message
 
 
-def direction_message(direction: Direction, *, with_vector: bool) -> pb.Direction:
+def direction_message(direction: Direction, *, with_vector: bool, accuracy: float | None = None) -> pb.Direction:
     vector = np.asarray(direction.vector, dtype=np.float32)
     message = pb.Direction(name=direction.name, kind=direction.kind, description=direction.description,
                            created_at=direction.created_at, dimension=len(vector),
                            norm=float(np.linalg.norm(vector.astype(np.float64))))
+    if accuracy is not None:
+        message.accuracy = accuracy
     if with_vector:
         message.vector.CopyFrom(vector_message(vector))
     return message
