@@ -58,7 +58,7 @@ def test_probe_from_sets_and_labels(served):
     assert shown["kind"] == "learned" and shown["accuracy"] == pytest.approx(reference.accuracy)
     np.testing.assert_allclose(client.get_direction("e-w").vector, reference.vector, atol=1e-6)
     text = run_cli("direction", "create", "n-s2", "--probe", "-p", *[f"id:{i}" for i in ids[north]],
-                   "-n", *[f"id:{i}" for i in ids[south]], "--server", client.address)
+                   "-n", *[f"id:{i}" for i in ids[south]], "--server", client.address, "--timeout", 300)
     assert text.code == 0 and "held-out accuracy of its probe:" in text.out
 
 
