@@ -226,3 +226,26 @@ def test_cli_flags_print_what_the_client_returns(served):
     assert text.code == 0 and text.out.splitlines()[0].split()[:3] == ["label", "#", "id"]
     bad = run_cli("search", "--id", first, "--diversity", 3, "--server", address)
     assert bad.code == 1 and "diversity must be in [0, 1]" in bad.err and "Traceback" not in bad.err
+
+
+def test_approximate_index_returns_only_hits_that_meet_the_options(random_embedder, start_server, tmp_path):
+    """On an IVF index the candidates come from FAISS, but every hit is re-scored exactly and meets
+    the threshold; groups hold only their label, at most group_size each."""
+    from latentspace.client import Client
+    from support.indexes import synthetic_index
+
+    directory = synthetic_index(tmp_path / "ivf", random_embedder, factory="IVF4,Flat", metric="cosine", count=160)
+    exported = export_arrays(directory, tmp_path / "all.npz")
+    with Client(start_server(directory).address) as client:
+        assert client.info().uses_faiss
+        query = exported["vectors"][3].astype(np.float64)
+        _, scores, _, _ = _ranked(exported, query, "cosine")
+        cut = float(scores[10])
+        result = client.search(vector=query.astype(np.float32), k=50, min_score=cut)
+        assert 0 < len(result) <= 50 and min(result.scores) >= np.float32(cut)
+        vectors = dict(zip(exported["ids"].tolist(), exported["vectors"]))
+        exact = [float(_unit(vectors[i]) @ _unit(query)) for i in result.ids]
+        np.testing.assert_allclose(result.scores, exact, rtol=1e-5, atol=1e-5)
+        grouped = client.search(vector=query.astype(np.float32), k=2, group_by="label", group_size=3)
+        assert 1 <= len(grouped.groups) <= 2
+        assert all(len(g.hits) <= 3 and {h.label for h in g.hits} == {g.label} for g in grouped.groups)
