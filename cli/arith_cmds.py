@@ -21,6 +21,7 @@ from pathlib import Path
 
 from latentspace.cli.client_cmds import _add_server_options, _client, _table, add_sheet_option, write_sheet
 from latentspace.cli.common import CliError, read_vector
+from latentspace.cli.search_options import add_search_options, group_rows, search_options
 
 TERM_HELP = "id:N (a stored item), vec:FILE.npy, dir:NAME (a stored direction), or an image file; W*TERM weighs it"
 POINT_HELP = "id:N (a stored item), vec:FILE.npy, or an image file"
@@ -89,10 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="terms to move towards")
     analogy.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="TERM",
                          help="terms to move away from")
-    analogy.add_argument("--method", default="add", choices=("add", "cosmul", "average", "best_score"),
-                         help="add: 3CosAdd; cosmul: 3CosMul; average / best_score: Qdrant's recommend strategies "
-                              "(default add)")
+    analogy.add_argument("--method", default="add", choices=("add", "cosmul", "average", "best_score", "sum_scores"),
+                         help="add: 3CosAdd; cosmul: 3CosMul; average / best_score / sum_scores: Qdrant's recommend "
+                              "strategies (default add)")
     analogy.add_argument("--include-terms", action="store_true", help="keep the items given as terms in the results")
+    add_search_options(analogy)
     _add_result_options(analogy)
     analogy.set_defaults(run=run_analogy)
 
@@ -136,11 +138,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or from a raw vector.",
     )
     create.add_argument("name", metavar="NAME", help="1 to 64 characters of A-Z a-z 0-9 _ . -")
-    source = create.add_mutually_exclusive_group(required=True)
+    source = create.add_mutually_exclusive_group()
     source.add_argument("--from-sets", action="store_true", help="from --positive and --negative examples")
     source.add_argument("--from-labels", nargs=2, metavar=("A", "B"), help="label A minus label B")
     source.add_argument("--from-classes", nargs=2, metavar=("A", "B"), help='class A minus class B, e.g. "tabby" "tiger"')
     source.add_argument("--from-vector", type=Path, metavar="FILE.npy", help="a vector saved with numpy.save")
+    create.add_argument("--probe", nargs="?", const="probe", choices=("probe", "logistic", "fisher", "whitened"),
+                        metavar="METHOD",
+                        help="with -p/-n or --from-labels: fit a linear probe between the sets instead of the mean "
+                             "difference, and report its held-out accuracy. METHOD: probe (default: Fisher's "
+                             "discriminant as its activation pattern over the index), logistic, fisher, whitened")
     create.add_argument("-p", "--positive", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     create.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     listing = actions.add_parser("list", help="the stored directions")
@@ -183,9 +190,12 @@ def run_analogy(args: argparse.Namespace) -> int:
         raise CliError("give terms: A B C, or -p TERM... and/or -n TERM...")
     with _client(args) as client:
         result = _answer(args, client.combine, client.combine_sheet, positive, negative, method=args.method, k=args.k,
-                         include_terms=args.include_terms, labels=args.label)
+                         include_terms=args.include_terms, labels=args.label, **search_options(args))
     if args.json:
         print(json.dumps(_json_view().combine_json(result, args.method)))
+        return 0
+    if result.groups:
+        print(_table(*group_rows(result, _shown_path)))
         return 0
     if not result.hits:
         print("no hits")
@@ -238,16 +248,23 @@ def run_walk(args: argparse.Namespace) -> int:
 
 
 def run_direction_create(args: argparse.Namespace) -> int:
+    if args.probe and not args.from_labels and not args.from_classes and not args.from_vector:
+        args.from_sets = True  # direction create NAME --probe -p ... -n ...
+    if not (args.from_sets or args.from_labels or args.from_classes or args.from_vector):
+        raise CliError("give a source: --from-sets (with -p/-n), --probe (with -p/-n), --from-labels, "
+                       "--from-classes or --from-vector")
+    if args.probe and (args.from_classes or args.from_vector):
+        raise CliError("--probe learns from example sets (-p/-n) or --from-labels, not from classes or a vector")
     if (args.positive or args.negative) and not args.from_sets:
         raise CliError("--positive and --negative go with --from-sets")
-    options = {}
+    options = {"learned": args.probe} if args.probe else {}
     if args.from_sets:
         if not args.positive or not args.negative:
             raise CliError("--from-sets needs --positive POINT... and --negative POINT...")
-        options = {"positive": [parse_point(p) for p in args.positive],
-                   "negative": [parse_point(p) for p in args.negative]}
+        options |= {"positive": [parse_point(p) for p in args.positive],
+                    "negative": [parse_point(p) for p in args.negative]}
     elif args.from_labels:
-        options = {"labels": tuple(args.from_labels)}
+        options |= {"labels": tuple(args.from_labels)}
     elif args.from_classes:
         options = {"classes": tuple(args.from_classes)}
     else:
@@ -258,6 +275,8 @@ def run_direction_create(args: argparse.Namespace) -> int:
         print(json.dumps(_json_view().direction_json(created)))
     else:
         print(f"created direction {created.name} ({created.kind}, norm {created.norm:.4g}): {created.description}")
+        if created.accuracy is not None:
+            print(f"held-out accuracy of its probe: {created.accuracy:.1%}")
     return 0
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from latentspace.cli.common import CliError, read_vector
+from latentspace.cli.search_options import add_search_options, group_rows, search_options
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -39,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--label", action="append", default=[], metavar="L",
                         help="keep only items with this label (repeat for several)")
     search.add_argument("--include-self", action="store_true", help="with --id, keep the item itself in the hits")
-    search.add_argument("--json", action="store_true", help='print {"hits": [{"id", "score", "path", "label"}, ...]}')
+    search.add_argument("--json", action="store_true", help='print {"hits": [{"id", "score", "path", "label"}, ...]} '
+                        '(and "groups": [{"label", "hits"}, ...] with --group-by)')
+    add_search_options(search)
     add_sheet_option(search)
     _add_server_options(search)
     search.set_defaults(run=run_search)
@@ -116,7 +119,7 @@ def run_search(args: argparse.Namespace) -> int:
     with _client(args) as client:
         call = client.search_sheet if args.sheet is not None else client.search
         answer = call(args.image, item_id=args.item_id, vector=vector, k=args.k, exclude_self=not args.include_self,
-                      labels=args.label)
+                      labels=args.label, **search_options(args))
     result = answer.result if args.sheet is not None else answer
     if args.sheet is not None:
         write_sheet(answer, args.sheet)
@@ -124,6 +127,9 @@ def run_search(args: argparse.Namespace) -> int:
         from latentspace.client.json_view import search_json
 
         print(json.dumps(search_json(result)))
+        return 0
+    if result.groups:
+        print(_table(*group_rows(result)))
         return 0
     if not result.hits:
         print("no hits")

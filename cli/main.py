@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "latentspace.cli.serve_cmd",
     "latentspace.cli.client_cmds",
     "latentspace.cli.arith_cmds",
+    "latentspace.cli.discover_cmd",
     "latentspace.cli.visual_cmds",
     "latentspace.cli.duplicates_cmd",
     "latentspace.cli.web_cmd",

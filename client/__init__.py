@@ -29,6 +29,7 @@ from latentspace.client.errors import (
 from latentspace.client.models import (
     Direction,
     Hit,
+    HitGroup,
     IndexInfo,
     Item,
     Limits,
@@ -53,6 +54,7 @@ __all__ = [
     "Direction",
     "FailedPrecondition",
     "Hit",
+    "HitGroup",
     "IndexInfo",
     "Internal",
     "InvalidArgument",

@@ -15,6 +15,7 @@ import numpy as np
 from latentspace.client.models import (
     Direction,
     Hit,
+    HitGroup,
     ImageInput,
     IndexInfo,
     Item,
@@ -37,10 +38,12 @@ from latentspace.proto.vectors import vector_message
 
 __all__ = [
     "METHODS",
+    "REFINEMENTS",
     "combine_message",
     "direction",
     "direction_message",
     "directions",
+    "discover_message",
     "embedded_vector",
     "index_info",
     "item",
@@ -67,8 +70,12 @@ METHODS = {
     "cosmul": pb.COMBINE_METHOD_COSMUL,
     "average": pb.COMBINE_METHOD_AVERAGE,
     "best_score": pb.COMBINE_METHOD_BEST_SCORE,
+    "sum_scores": pb.COMBINE_METHOD_SUM_SCORES,
 }
-"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector and best_score."""
+"""The combination methods: 3CosAdd, 3CosMul, Qdrant's average_vector, best_score and sum_scores."""
+
+REFINEMENTS = ("min_score", "max_distance", "offset", "hide_duplicates", "diversity", "group_by", "group_size")
+"""Keyword options of search and combine beyond k: thresholds, paging, duplicates, MMR and groups."""
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -82,9 +89,19 @@ def query_message(query: Query) -> pb.Query:
     return pb.Query(vector=vector_message(query.vector))
 
 
-def options_message(k: int, include: bool, labels: Iterable[str]) -> pb.SearchOptions:
-    """``include``: keep the query's own items (``not exclude_self``, ``include_terms``, ``include_ends``...)."""
-    return pb.SearchOptions(k=k, include_self=include, labels=list(labels))
+def options_message(k: int, include: bool, labels: Iterable[str], *, min_score: float | None = None,
+                    max_distance: float | None = None, offset: int = 0, hide_duplicates: bool = False,
+                    diversity: float | None = None, group_by: str = "", group_size: int = 0) -> pb.SearchOptions:
+    """``include``: keep the query's own items (``not exclude_self``, ``include_terms``, ``include_ends``...).
+
+    The rest refine the ranking (see ``SearchOptions`` in the proto); the server checks them all.
+    """
+    message = pb.SearchOptions(k=k, include_self=include, labels=list(labels), offset=offset,
+                               hide_duplicates=hide_duplicates, group_by=group_by, group_size=group_size)
+    for field, value in (("min_score", min_score), ("max_distance", max_distance), ("diversity", diversity)):
+        if value is not None:
+            setattr(message, field, value)
+    return message
 
 
 def term_message(value: TermInput) -> pb.Term:
@@ -107,9 +124,11 @@ def search_message(
     k: int = 10,
     exclude_self: bool = True,
     labels: Iterable[str] = (),
+    **refine,
 ) -> pb.SearchRequest:
+    """``refine``: the keywords of :data:`REFINEMENTS`."""
     query = Query(image=image, item_id=item_id, vector=vector)
-    return pb.SearchRequest(query=query_message(query), options=options_message(k, not exclude_self, labels))
+    return pb.SearchRequest(query=query_message(query), options=options_message(k, not exclude_self, labels, **refine))
 
 
 def combine_message(
@@ -120,11 +139,31 @@ def combine_message(
     k: int = 10,
     include_terms: bool = False,
     labels: Iterable[str] = (),
+    **refine,
 ) -> pb.CombineRequest:
+    """``refine``: the keywords of :data:`REFINEMENTS`."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return pb.CombineRequest(positive=[term_message(t) for t in positive], negative=[term_message(t) for t in negative],
-                             method=METHODS[method], options=options_message(k, include_terms, labels))
+                             method=METHODS[method], options=options_message(k, include_terms, labels, **refine))
+
+
+def discover_message(
+    target: TermInput | None = None,
+    context: Iterable[tuple[TermInput, TermInput]] = (),
+    *,
+    k: int = 10,
+    include_terms: bool = False,
+    labels: Iterable[str] = (),
+    **refine,
+) -> pb.DiscoverRequest:
+    """``context``: (positive, negative) pairs of terms; ``refine``: the keywords of :data:`REFINEMENTS`."""
+    request = pb.DiscoverRequest(context=[pb.ContextPair(positive=term_message(p), negative=term_message(n))
+                                          for p, n in context],
+                                 options=options_message(k, include_terms, labels, **refine))
+    if target is not None:
+        request.target.CopyFrom(term_message(target))
+    return request
 
 
 def shift_message(
@@ -172,19 +211,28 @@ def direction_message(
     labels: tuple[str, str] | None = None,
     classes: tuple[str, str] | None = None,
     vector: Sequence[float] | np.ndarray | None = None,
+    learned: str = "",
 ) -> pb.CreateDirectionRequest:
-    """A CreateDirection request from exactly one source: example sets, two labels, two classes or a vector."""
+    """A CreateDirection request from exactly one source: example sets, two labels, two classes or a vector.
+
+    ``learned`` ("probe", "logistic", "fisher", "whitened") fits a linear probe between the sets or
+    labels instead of taking the mean difference.
+    """
     sets = positive is not None or negative is not None
     given = [n for n, v in (("positive/negative", sets or None), ("labels", labels), ("classes", classes),
                             ("vector", vector)) if v is not None]
     if len(given) != 1:
         raise ValueError(f"give exactly one source: positive and negative, labels, classes or vector (got {given})")
     request = pb.CreateDirectionRequest(name=name)
+    if learned and not (sets or labels is not None):
+        raise ValueError("learned directions come from positive and negative examples or from labels")
     if sets:
         request.sets.positive.extend(query_message(Query.of(q)) for q in positive or ())
         request.sets.negative.extend(query_message(Query.of(q)) for q in negative or ())
+        request.sets.learned = learned
     elif labels is not None:
         request.labels.positive, request.labels.negative = labels
+        request.labels.learned = learned
     elif classes is not None:
         request.classes.positive, request.classes.negative = classes
     else:
@@ -195,8 +243,13 @@ def direction_message(
 # -- responses ----------------------------------------------------------------------------------
 
 
+def _hits(hits) -> tuple[Hit, ...]:
+    return tuple(Hit(h.id, h.score, h.path, h.label) for h in hits)
+
+
 def search_result(message: pb.SearchResponse) -> SearchResult:
-    return SearchResult(tuple(Hit(h.id, h.score, h.path, h.label) for h in message.hits), message.metric)
+    return SearchResult(_hits(message.hits), message.metric,
+                        tuple(HitGroup(g.label, _hits(g.hits)) for g in message.groups))
 
 
 def path_result(message: pb.PathResponse) -> PathResult:
@@ -211,8 +264,9 @@ def item(message: pb.Item) -> Item:
 
 def direction(message: pb.Direction) -> Direction:
     vector = as_vector(message.vector.values) if message.HasField("vector") else None
+    accuracy = message.accuracy if message.HasField("accuracy") else None
     return Direction(message.name, message.kind, message.description, message.created_at, message.dimension,
-                     message.norm, vector)
+                     message.norm, vector, accuracy)
 
 
 def search_results(message: pb.BatchSearchResponse) -> list[SearchResult]:

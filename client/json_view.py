@@ -12,6 +12,8 @@ __all__ = [
     "added_json",
     "combine_json",
     "direction_json",
+    "discover_json",
+    "groups_json",
     "directions_json",
     "hits_json",
     "info_json",
@@ -26,14 +28,33 @@ def hits_json(result) -> list[dict]:
     return [{"id": h.id, "score": h.score, "path": h.path, "label": h.label} for h in result.hits]
 
 
+def groups_json(result) -> list[dict]:
+    """``[{"label", "hits": [...]}, ...]`` of a grouped SearchResult, best label first."""
+    return [{"label": g.label, "hits": hits_json(g)} for g in result.groups]
+
+
 def search_json(result) -> dict:
-    """What ``latentspace search --json`` prints."""
-    return {"hits": hits_json(result)}
+    """What ``latentspace search --json`` prints (with ``groups`` when the search asked for them)."""
+    out = {"hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
 
 
 def combine_json(result, method: str) -> dict:
     """What ``latentspace analogy --json`` prints."""
-    return {"method": method, "metric": result.metric, "hits": hits_json(result)}
+    out = {"method": method, "metric": result.metric, "hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
+
+
+def discover_json(result) -> dict:
+    """What ``latentspace discover --json`` prints."""
+    out = {"metric": result.metric, "hits": hits_json(result)}
+    if result.groups:
+        out["groups"] = groups_json(result)
+    return out
 
 
 def path_json(result, key: str) -> dict:
@@ -45,8 +66,11 @@ def path_json(result, key: str) -> dict:
 def direction_json(direction) -> dict:
     """A Direction without its vector, as ``latentspace direction show --json`` prints it."""
     d = direction
-    return {"name": d.name, "kind": d.kind, "description": d.description, "created_at": d.created_at,
-            "dimension": d.dimension, "norm": d.norm}
+    out = {"name": d.name, "kind": d.kind, "description": d.description, "created_at": d.created_at,
+           "dimension": d.dimension, "norm": d.norm}
+    if d.accuracy is not None:
+        out["accuracy"] = d.accuracy
+    return out
 
 
 def directions_json(directions) -> dict:

@@ -66,13 +66,17 @@ class ServiceMethods:
         exclude_self: bool = True,
         labels: Iterable[str] = (),
         timeout: float | None = None,
+        **refine,
     ) -> SearchResult:
         """The ``k`` nearest items to an image (bytes or a file), a stored item, or a vector.
 
         ``exclude_self`` leaves an item query's own item out; ``labels`` keeps only those labels.
+        ``refine``: ``min_score`` / ``max_distance`` (a threshold), ``offset`` (paging, k + offset
+        <= max_k), ``hide_duplicates``, ``diversity`` (MMR λ in [0, 1]), ``group_by="label"`` with
+        ``group_size`` (the result's ``groups``).
         """
         request = convert.search_message(image, item_id=item_id, vector=vector, k=k, exclude_self=exclude_self,
-                                         labels=labels)
+                                         labels=labels, **refine)
         return self._run("Search", request, convert.search_result, timeout)
 
     def batch_search(
@@ -106,18 +110,26 @@ class ServiceMethods:
         include_terms: bool = False,
         labels: Iterable[str] = (),
         timeout: float | None = None,
+        **refine,
     ) -> SearchResult:
-        """Items ranked by a combination of terms, best first.
+        """Items ranked by a combination of terms, best first; ``refine`` as for :meth:`search`.
 
         A term is a :class:`Term` or anything :meth:`Term.of` reads (an item id, image bytes or a
         file, a vector); ``Term.named("smile")`` is a stored direction. ``method`` is ``add``
-        (3CosAdd), ``cosmul`` (3CosMul), ``average`` or ``best_score`` (Qdrant's strategies).
+        (3CosAdd), ``cosmul`` (3CosMul), ``average``, ``best_score`` or ``sum_scores`` (Qdrant's strategies).
         Items given as terms are left out unless ``include_terms``. The result's ``metric`` names
-        the score: ``cosine``, ``l2`` (lower is better), ``cosmul`` or ``best_score``.
+        the score: ``cosine``, ``l2`` (lower is better), ``cosmul``, ``best_score`` or ``sum_scores``.
         """
         request = convert.combine_message(positive, negative, method=method, k=k, include_terms=include_terms,
-                                          labels=labels)
+                                          labels=labels, **refine)
         return self._run("Combine", request, convert.search_result, timeout)
+
+    def discover(self, target: TermInput | None = None, context: Iterable[tuple[TermInput, TermInput]] = (), *,
+                 timeout: float | None = None, **options) -> SearchResult:
+        """Items ranked by the (positive, negative) ``context`` pairs they satisfy, then by similarity to
+        ``target`` (None: context search); ``options`` as :func:`convert.discover_message`. Metric "discovery"."""
+        return self._run("Discover", convert.discover_message(target, context, **options), convert.search_result,
+                         timeout)
 
     def analogy(self, a: TermInput, b: TermInput, c: TermInput, **options) -> SearchResult:
         """A − B + C: what is to C as A is to B (``combine([a, c], [b], **options)``)."""
@@ -176,6 +188,7 @@ class ServiceMethods:
         labels: tuple[str, str] | None = None,
         classes: tuple[str, str] | None = None,
         vector: Sequence[float] | np.ndarray | None = None,
+        learned: str = "",
         timeout: float | None = None,
     ) -> Direction:
         """Compute and store a direction from exactly one source, and return it with its vector.
@@ -184,10 +197,12 @@ class ServiceMethods:
         ``labels=(A, B)``: the same over every item labelled A and every item labelled B.
         ``classes=(A, B)``: the classifier's row for ImageNet class A minus B's (names as in the
         embedder's categories, case-insensitive, or indexes). ``vector``: stored as given.
+        ``learned="probe"`` (or ``logistic``, ``fisher``, ``whitened``) with examples or labels fits a
+        linear probe instead of the mean difference; the result's ``accuracy`` is its held-out accuracy.
         AlreadyExists if the name is taken.
         """
         request = convert.direction_message(name, positive=positive, negative=negative, labels=labels,
-                                            classes=classes, vector=vector)
+                                            classes=classes, vector=vector, learned=learned)
         return self._run("CreateDirection", request, convert.direction, timeout)
 
     def list_directions(self, *, with_vectors: bool = False, timeout: float | None = None) -> list[Direction]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Direction",
     "Hit",
+    "HitGroup",
     "ImageInput",
     "IndexInfo",
     "Item",
@@ -61,9 +62,19 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class HitGroup:
+    """One label's best hits, from a search with ``group_by="label"``."""
+
+    label: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     hits: tuple[Hit, ...]
     metric: str
+    groups: tuple[HitGroup, ...] = ()
+    """With ``group_by="label"``: one group per label, best label first (``hits`` is then empty)."""
 
     @property
     def ids(self) -> list[int]:
@@ -255,7 +266,7 @@ class Direction:
 
     name: str
     kind: str
-    """How it was made: ``sets``, ``labels``, ``classes`` or ``vector``."""
+    """How it was made: ``sets``, ``labels``, ``classes``, ``vector`` or ``learned``."""
     description: str
     created_at: float
     """Seconds since the Unix epoch."""
@@ -263,6 +274,8 @@ class Direction:
     norm: float
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     """Read-only float32 ``(dimension,)``, when the call returns it."""
+    accuracy: float | None = None
+    """A learned direction's held-out probe accuracy, 0..1, as create_direction returns it."""
 
 
 # -- pictures -----------------------------------------------------------------------------------

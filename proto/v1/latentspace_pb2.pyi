@@ -14,6 +14,7 @@ class CombineMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMBINE_METHOD_COSMUL: _ClassVar[CombineMethod]
     COMBINE_METHOD_AVERAGE: _ClassVar[CombineMethod]
     COMBINE_METHOD_BEST_SCORE: _ClassVar[CombineMethod]
+    COMBINE_METHOD_SUM_SCORES: _ClassVar[CombineMethod]
 
 class Interpolation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -25,6 +26,7 @@ COMBINE_METHOD_ADD: CombineMethod
 COMBINE_METHOD_COSMUL: CombineMethod
 COMBINE_METHOD_AVERAGE: CombineMethod
 COMBINE_METHOD_BEST_SCORE: CombineMethod
+COMBINE_METHOD_SUM_SCORES: CombineMethod
 INTERPOLATION_UNSPECIFIED: Interpolation
 INTERPOLATION_LINEAR: Interpolation
 INTERPOLATION_SLERP: Interpolation
@@ -46,14 +48,28 @@ class Query(_message.Message):
     def __init__(self, image: _Optional[bytes] = ..., item_id: _Optional[int] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
 
 class SearchOptions(_message.Message):
-    __slots__ = ("k", "include_self", "labels")
+    __slots__ = ("k", "include_self", "labels", "min_score", "max_distance", "offset", "hide_duplicates", "diversity", "group_by", "group_size")
     K_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_SELF_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    HIDE_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
     k: int
     include_self: bool
     labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, k: _Optional[int] = ..., include_self: _Optional[bool] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    min_score: float
+    max_distance: float
+    offset: int
+    hide_duplicates: bool
+    diversity: float
+    group_by: str
+    group_size: int
+    def __init__(self, k: _Optional[int] = ..., include_self: _Optional[bool] = ..., labels: _Optional[_Iterable[str]] = ..., min_score: _Optional[float] = ..., max_distance: _Optional[float] = ..., offset: _Optional[int] = ..., hide_duplicates: _Optional[bool] = ..., diversity: _Optional[float] = ..., group_by: _Optional[str] = ..., group_size: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "path", "label")
@@ -75,13 +91,23 @@ class SearchRequest(_message.Message):
     options: SearchOptions
     def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
+class HitGroup(_message.Message):
+    __slots__ = ("label", "hits")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    hits: _containers.RepeatedCompositeFieldContainer[Hit]
+    def __init__(self, label: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ...) -> None: ...
+
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "metric")
+    __slots__ = ("hits", "metric", "groups")
     HITS_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     metric: str
-    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., metric: _Optional[str] = ...) -> None: ...
+    groups: _containers.RepeatedCompositeFieldContainer[HitGroup]
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., metric: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[HitGroup, _Mapping]]] = ...) -> None: ...
 
 class BatchSearchRequest(_message.Message):
     __slots__ = ("queries", "options")
@@ -284,6 +310,24 @@ class CombineRequest(_message.Message):
     options: SearchOptions
     def __init__(self, positive: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Term, _Mapping]]] = ..., method: _Optional[_Union[CombineMethod, str]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
+class ContextPair(_message.Message):
+    __slots__ = ("positive", "negative")
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    positive: Term
+    negative: Term
+    def __init__(self, positive: _Optional[_Union[Term, _Mapping]] = ..., negative: _Optional[_Union[Term, _Mapping]] = ...) -> None: ...
+
+class DiscoverRequest(_message.Message):
+    __slots__ = ("target", "context", "options")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    target: Term
+    context: _containers.RepeatedCompositeFieldContainer[ContextPair]
+    options: SearchOptions
+    def __init__(self, target: _Optional[_Union[Term, _Mapping]] = ..., context: _Optional[_Iterable[_Union[ContextPair, _Mapping]]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
 class ShiftRequest(_message.Message):
     __slots__ = ("start", "direction_name", "direction_vector", "alphas", "options")
     START_FIELD_NUMBER: _ClassVar[int]
@@ -329,7 +373,7 @@ class PathResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ...) -> None: ...
 
 class Direction(_message.Message):
-    __slots__ = ("name", "kind", "description", "created_at", "dimension", "norm", "vector")
+    __slots__ = ("name", "kind", "description", "created_at", "dimension", "norm", "vector", "accuracy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -337,6 +381,7 @@ class Direction(_message.Message):
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     NORM_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     description: str
@@ -344,23 +389,28 @@ class Direction(_message.Message):
     dimension: int
     norm: float
     vector: Vector
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., dimension: _Optional[int] = ..., norm: _Optional[float] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    accuracy: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., dimension: _Optional[int] = ..., norm: _Optional[float] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., accuracy: _Optional[float] = ...) -> None: ...
 
 class DirectionFromSets(_message.Message):
-    __slots__ = ("positive", "negative")
+    __slots__ = ("positive", "negative", "learned")
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_FIELD_NUMBER: _ClassVar[int]
     positive: _containers.RepeatedCompositeFieldContainer[Query]
     negative: _containers.RepeatedCompositeFieldContainer[Query]
-    def __init__(self, positive: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Query, _Mapping]]] = ...) -> None: ...
+    learned: str
+    def __init__(self, positive: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., negative: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., learned: _Optional[str] = ...) -> None: ...
 
 class DirectionFromLabels(_message.Message):
-    __slots__ = ("positive", "negative")
+    __slots__ = ("positive", "negative", "learned")
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_FIELD_NUMBER: _ClassVar[int]
     positive: str
     negative: str
-    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ...) -> None: ...
+    learned: str
+    def __init__(self, positive: _Optional[str] = ..., negative: _Optional[str] = ..., learned: _Optional[str] = ...) -> None: ...
 
 class DirectionFromClasses(_message.Message):
     __slots__ = ("positive", "negative")

@@ -79,6 +79,11 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.SerializeToString,
                 response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.Discover = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Discover',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DiscoverRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
+                _registered_method=True)
         self.Shift = channel.unary_unary(
                 '/latentspace.v1.LatentSpace/Shift',
                 request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.ShiftRequest.SerializeToString,
@@ -188,6 +193,15 @@ class LatentSpaceServicer:
 
         Items ranked by a weighted combination of terms (an analogy A − B + C is positive A and C,
         negative B), scored exactly on the stored vectors; approximate indexes only gather candidates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Discover(self, request, context):
+        """Discovery and context search (Qdrant's discover): items ranked first by how many context
+        pairs they satisfy (closer to the pair's positive than to its negative), then by similarity
+        to the target; without a target, by how little they violate the pairs. Scored exactly.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -303,6 +317,11 @@ def add_LatentSpaceServicer_to_server(servicer, server):
             'Combine': grpc.unary_unary_rpc_method_handler(
                     servicer.Combine,
                     request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.SerializeToString,
+            ),
+            'Discover': grpc.unary_unary_rpc_method_handler(
+                    servicer.Discover,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DiscoverRequest.FromString,
                     response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.SerializeToString,
             ),
             'Shift': grpc.unary_unary_rpc_method_handler(
@@ -588,6 +607,33 @@ class LatentSpace:
             target,
             '/latentspace.v1.LatentSpace/Combine',
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.CombineRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Discover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Discover',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.DiscoverRequest.SerializeToString,
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.SearchResponse.FromString,
             options,
             channel_credentials,

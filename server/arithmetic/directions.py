@@ -16,6 +16,7 @@ import numpy as np
 
 from latentspace.indexer.item_db import Direction
 from latentspace.indexer.store import DirectionExists
+from latentspace.server.arithmetic.learned_directions import LEARNED_METHODS, LearnedDirection, fit_direction
 from latentspace.server.arithmetic.requests import DirectionSource, FromClasses, FromLabels, FromSets, FromVector
 from latentspace.server.arithmetic.trajectories import direction_from_classifier, direction_from_sets
 from latentspace.server.config import ArithmeticLimits
@@ -77,15 +78,21 @@ class DirectionBook:
     def _store(self):
         return self.engine.store
 
-    def create(self, name: str, source: DirectionSource, *, deadline: Deadline = NO_DEADLINE) -> Direction:
-        """Compute and store a direction; AlreadyExists if ``name`` is taken."""
+    def create(self, name: str, source: DirectionSource, *,
+               deadline: Deadline = NO_DEADLINE) -> tuple[Direction, float | None]:
+        """Compute and store a direction, with its probe's held-out accuracy when it is learned
+        (else None); AlreadyExists if ``name`` is taken."""
         with self.engine.operation():
             return self._create(name, source, deadline)
 
-    def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> Direction:
+    def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> tuple[Direction, float | None]:
         check_direction_name(name)
         if self._store.get_direction(name) is not None:  # before any embedding work
             raise AlreadyExists(f"a direction named {name!r} already exists; delete it first or choose another name")
+        learned = getattr(source, "learned", "")
+        if learned and learned not in LEARNED_METHODS:  # before any embedding work
+            raise InvalidQuery(f"unknown learned direction method {learned!r}; choose one of {', '.join(LEARNED_METHODS)}")
+        accuracy = None
         if isinstance(source, FromSets):
             kind, (vector, description) = "sets", self._from_sets(source, deadline)
         elif isinstance(source, FromLabels):
@@ -101,9 +108,11 @@ class DirectionBook:
             description = f"a raw {len(vector)}-d vector"
         else:
             raise InvalidQuery("the direction names no source: give sets, labels, classes or a vector")
+        if isinstance(vector, LearnedDirection):
+            kind, accuracy, vector = "learned", vector.accuracy, vector.vector
         deadline.check("before the direction was stored")
         try:
-            return self._store.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32))
+            return self._store.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32)), accuracy
         except DirectionExists:  # created by a concurrent request since the check above
             raise AlreadyExists(f"a direction named {name!r} already exists") from None
         except OSError as exc:
@@ -122,9 +131,17 @@ class DirectionBook:
                    for i, q in enumerate(examples, 1)]
         vectors = self.engine.resolve(entries, nonzero=True, deadline=deadline)
         n = len(source.positive)
+        examples = f"{_summary(source.positive)} minus {_summary(source.negative)}"
+        if source.learned:
+            fitted = self._learn(source.learned, vectors[:n], vectors[n:])
+            return fitted, f"{fitted.describe()}: {examples}"
         vector = direction_from_sets(vectors[:n], vectors[n:])
-        return vector, (f"mean of {n} positive minus mean of {len(source.negative)} negative examples: "
-                        f"{_summary(source.positive)} minus {_summary(source.negative)}")
+        return vector, f"mean of {n} positive minus mean of {len(source.negative)} negative examples: {examples}"
+
+    def _learn(self, method: str, positives: np.ndarray, negatives: np.ndarray) -> LearnedDirection:
+        """A linear probe between the example sets; probe and whitened read the index's covariance."""
+        corpus = self._store.snapshot()[1] if method in ("probe", "whitened") else None
+        return fit_direction(positives, negatives, method=method, corpus=corpus)
 
     def _from_labels(self, source: FromLabels) -> tuple[np.ndarray, str]:
         a = check_label(source.positive, what="positive label")
@@ -144,8 +161,11 @@ class DirectionBook:
             if len(rows) == 0:
                 raise InvalidQuery(f"{what}: every item with label {label!r} has an all-zero vector")
             sets.append(rows)
-        vector = direction_from_sets(sets[0], sets[1])
-        return vector, f"label {a!r} ({len(sets[0])} items) minus label {b!r} ({len(sets[1])} items)"
+        labels = f"label {a!r} ({len(sets[0])} items) minus label {b!r} ({len(sets[1])} items)"
+        if source.learned:
+            fitted = self._learn(source.learned, sets[0], sets[1])
+            return fitted, f"{fitted.describe()}: {labels}"
+        return direction_from_sets(sets[0], sets[1]), labels
 
     def _from_classes(self, source: FromClasses) -> tuple[np.ndarray, str]:
         embedder = self.engine.embedder

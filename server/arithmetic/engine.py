@@ -25,6 +25,7 @@ import numpy as np
 from latentspace.server.arithmetic.directions import DirectionBook
 from latentspace.server.arithmetic.requests import (
     CombineRequest,
+    DiscoverRequest,
     PathResult,
     ShiftRequest,
     WalkRequest,
@@ -36,6 +37,7 @@ from latentspace.server.arithmetic.scoring import Combination, Term
 from latentspace.server.arithmetic.trajectories import interpolate, shift_points, walk_rows
 from latentspace.server.config import ArithmeticLimits
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
+from latentspace.server.search.discovery import DEFAULT_MAX_PAIRS, check_context, discovery_candidates, rank_discovery
 from latentspace.server.search.engine import Scope, SearchEngine
 from latentspace.server.search.queries import ItemQuery, Named, SearchResult, Source, describe
 
@@ -46,7 +48,8 @@ Rows = tuple[np.ndarray, np.ndarray]
 
 
 def score_name(method: str, metric: str) -> str:
-    """What a Combine score is: ``cosine``, ``l2`` (squared distance, ascending), ``cosmul`` or ``best_score``."""
+    """What a Combine score is: ``cosine``, ``l2`` (squared distance, ascending), ``cosmul``, ``best_score``
+    or ``sum_scores``."""
     if method == "average":
         return metric
     return "cosine" if method == "add" else method
@@ -67,15 +70,15 @@ class ArithmeticEngine:
     @property
     def exact(self) -> bool:
         """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
-        store = self.engine.store
-        return not store.uses_faiss or store.manifest.faiss_factory.replace(" ", "") == "Flat"
+        return self.engine.exact
 
     # -- the RPCs ------------------------------------------------------------------------------
 
     def combine(self, request: CombineRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
         """Items ranked by a combination of terms; see :class:`~latentspace.server.arithmetic.scoring.Combination`."""
         with self.engine.operation():
-            scope = self.engine.scope(request.options)
+            name = score_name(request.method, self.engine.store.metric)
+            scope = self.engine.scope(request.options, score_metric="l2" if name == "l2" else "cosine")
             check_combine(request, self.limits)
             self.engine.require_items()
             terms = request.terms
@@ -88,15 +91,53 @@ class ArithmeticEngine:
                  for t, v in zip(terms, vectors)],
                 metric=store.metric, dim=store.dim, max_terms=self.limits.max_terms)
             exclude = set() if request.options.include_self else _item_ids(t.source for t in terms)
-            name = score_name(request.method, store.metric)
             if scope.nothing_allowed:
                 return SearchResult((), name)
+            queries = None if self.exact else combination.candidate_queries()
+            if queries is None or len(queries) == 0:  # sum_scores may have no neighbour query: score all
+                ids, rows = self._all_rows(scope.allowed)
+            else:
+                ids, rows = self._candidates(queries, self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
+            if scope.refinement is None:
+                return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
+            scores, ranked = combination.rank(rows, ids, k=max(1, len(ids)), exclude_ids=exclude)
+            where = {i: n for n, i in enumerate(ids.tolist())}
+            vectors = rows[[where[i] for i in ranked.tolist()]] if len(ranked) else rows[:0]
+            return self.engine.refined_result(scope, scores, ranked, vectors, metric=name)
+
+    def discover(self, request: DiscoverRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
+        """Items ranked by context pairs satisfied, then by similarity to the target; see
+        :mod:`~latentspace.server.search.discovery`. Scores are named "discovery", higher better."""
+        with self.engine.operation():
+            scope = self.engine.scope(request.options, score_metric="cosine")
+            store = self.engine.store
+            if not request.pairs:  # before resolving anything
+                check_context(None, (), dim=store.dim, metric=store.metric, max_pairs=DEFAULT_MAX_PAIRS)
+            if len(request.pairs) > DEFAULT_MAX_PAIRS:
+                check_context(None, request.pairs, dim=store.dim, metric=store.metric, max_pairs=DEFAULT_MAX_PAIRS)
+            self.engine.require_items()
+            entries = ([request.target] if request.target is not None else []) + [e for p in request.pairs for e in p]
+            vectors = list(self.engine.resolve(entries, deadline=deadline))
+            deadline.check("before scoring")
+            target = vectors.pop(0) if request.target is not None else None
+            query = check_context(target, list(zip(vectors[0::2], vectors[1::2])), dim=store.dim, metric=store.metric,
+                                  max_pairs=DEFAULT_MAX_PAIRS)
+            exclude = set() if request.options.include_self else _item_ids(e.source for e in entries)
+            if scope.nothing_allowed:
+                return SearchResult((), "discovery")
             if self.exact:
                 ids, rows = self._all_rows(scope.allowed)
             else:
-                queries = combination.candidate_queries()
-                ids, rows = self._candidates(queries, self.limits.candidates(scope.k) + len(exclude), scope.allowed)
-            return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
+                ids, rows = self._candidates(discovery_candidates(query, store.metric),
+                                             self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
+            k = scope.k if scope.refinement is None else max(1, len(ids))
+            scores, ranked, _ = rank_discovery(query, vectors=rows, ids=ids, metric=store.metric, k=k,
+                                               exclude_ids=exclude)
+            if scope.refinement is None:
+                return self.engine.results([(scores, ranked)], "discovery")[0]
+            where = {i: n for n, i in enumerate(ids.tolist())}
+            return self.engine.refined_result(scope, scores, ranked, rows[[where[i] for i in ranked.tolist()]],
+                                              metric="discovery")
 
     def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
         """Neighbours of start + α·‖start‖·unit(direction), one row per α."""
@@ -138,11 +179,7 @@ class ArithmeticEngine:
     # -- rows to score -------------------------------------------------------------------------
 
     def _all_rows(self, allowed: np.ndarray | None) -> Rows:
-        ids, vectors = self.engine.store.snapshot()
-        if allowed is None:
-            return ids, vectors
-        keep = np.isin(ids, allowed)
-        return ids[keep], vectors[keep]
+        return self.engine.rows(allowed)
 
     def _candidates(self, queries: np.ndarray, count: int, allowed: np.ndarray | None) -> Rows:
         """The union of each query's ``count`` FAISS neighbours, with their stored vectors.
@@ -156,11 +193,7 @@ class ArithmeticEngine:
         else:
             _, found = store.search(queries, count, allowed_ids=allowed)
             ids = np.unique(found[found >= 0]).tolist()
-        while True:
-            try:
-                return np.asarray(ids, dtype=np.int64), store.vectors(ids)
-            except KeyError as exc:  # removed since the search by a concurrent request
-                ids.remove(int(exc.args[0]))
+        return self.engine._live_rows(ids)
 
     def _neighbours(self, points: np.ndarray, labels: Sequence[str], counts: Sequence[int], exclude: set[int],
                     scope: Scope) -> list[tuple[np.ndarray, np.ndarray]]:

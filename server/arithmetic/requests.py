@@ -31,6 +31,7 @@ from latentspace.server.search.queries import (
 
 __all__ = [
     "CombineRequest",
+    "DiscoverRequest",
     "DirectionSource",
     "FromClasses",
     "FromLabels",
@@ -67,6 +68,15 @@ class CombineRequest:
 
     terms: tuple[Named, ...]
     method: Method = "add"
+    options: SearchOptions = SearchOptions()
+
+
+@dataclass(frozen=True)
+class DiscoverRequest:
+    """A target (None: context search) and (positive, negative) context pairs, as Combine's terms."""
+
+    target: Named | None
+    pairs: tuple[tuple[Named, Named], ...]
     options: SearchOptions = SearchOptions()
 
 
@@ -124,6 +134,8 @@ class FromSets:
 
     positive: tuple[Query, ...]
     negative: tuple[Query, ...]
+    learned: str = ""
+    """A method of :mod:`~.learned_directions` ("probe", ...) instead of the mean difference."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,8 @@ class FromLabels:
 
     positive: str
     negative: str
+    learned: str = ""
+    """As for :class:`FromSets`."""
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,16 @@ __all__ = [
     "check_term_count",
     "check_terms",
     "rank",
+    "best_score",
+    "scaled_fast_sigmoid",
+    "sum_scores",
+    "sum_scores_candidates",
     "unit_rows",
 ]
 
-Method = Literal["add", "cosmul", "average", "best_score"]
+Method = Literal["add", "cosmul", "average", "best_score", "sum_scores"]
 Metric = Literal["cosine", "l2"]
-METHODS: tuple[str, ...] = ("add", "cosmul", "average", "best_score")
+METHODS: tuple[str, ...] = ("add", "cosmul", "average", "best_score", "sum_scores")
 METRICS: tuple[str, ...] = ("cosine", "l2")
 _MAX_TERMS = ArithmeticLimits.max_terms
 #: gensim's ``most_similar_cosmul`` keeps the quotient finite with this constant.
@@ -233,23 +237,68 @@ def _score_average(terms: Sequence[Term], vecs: list[np.ndarray], metric: str) -
     return lambda x: -_sims(x, q, "l2")[:, 0]
 
 
-def _score_best(terms: Sequence[Term], vecs: list[np.ndarray], metric: str) -> Scorer:
-    """Qdrant recommend strategy ``best_score``.
+def scaled_fast_sigmoid(x: np.ndarray) -> np.ndarray:
+    """(x / (1 + |x|) + 1) / 2: strictly increasing from (−∞, ∞) onto (0, 1), as Qdrant uses."""
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * (x / (1.0 + np.abs(x)) + 1.0)
 
-    sim_pos = max over positives of sim(x, p), sim_neg = max over negatives (−∞ if none);
-    score = sim_pos if sim_pos > sim_neg else −(sim_neg²); higher is better.
-    sim is cosine for metric "cosine" and, for "l2", Qdrant's Euclid similarity −‖x − v‖²
-    (the negated squared distance). With no positives every score is −(sim_neg²): the rows
-    least like the negatives come first, as in Qdrant.
+
+def best_score(pos_sims: np.ndarray, neg_sims: np.ndarray) -> np.ndarray:
+    """Per row: s(max pos) if max pos > max neg else −s(max neg), s = :func:`scaled_fast_sigmoid`.
+
+    Qdrant's ``best_score`` as its ``reco_query.rs`` scores it today. The older form
+    "sim_pos if sim_pos > sim_neg else −sim_neg²" is right only for similarities ≥ 0: with the
+    l2 similarity −‖x − v‖² it put the rows *nearest* a negative first. Here every row closer to
+    a positive ranks above every row closer to a negative, and within each branch the order is
+    that of the similarity, whatever its sign. An empty side counts as −∞, so with negatives
+    only the rows least like every negative come first.
+    """
+    sp = np.asarray(pos_sims, dtype=np.float64).max(axis=1, initial=-np.inf)
+    sn = np.asarray(neg_sims, dtype=np.float64).max(axis=1, initial=-np.inf)
+    positive = sp > sn
+    squashed = scaled_fast_sigmoid(np.where(positive, sp, sn))  # the side that decides, finite
+    return np.where(positive, squashed, -squashed)
+
+
+def sum_scores(sims: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σᵢ wᵢ·sim(x, vᵢ) per row: with weights ±1, Σ sim(x, pᵢ) − Σ sim(x, nⱼ), Qdrant's formula."""
+    return np.asarray(sims, dtype=np.float64) @ np.asarray(weights, dtype=np.float64)
+
+
+def sum_scores_candidates(terms: Sequence[Term], vecs: list[np.ndarray], metric: str) -> np.ndarray:
+    """Queries (m, d) float32 whose nearest neighbours are exactly the best ``sum_scores`` rows.
+
+    Cosine: Σ wᵢ·cos(x, vᵢ) = cos(x, q)·‖q‖ with q = Σ wᵢ·v̂ᵢ, so the one query q (unit length).
+    l2 with W = Σ wᵢ > 0: Σ wᵢ·(−‖x − vᵢ‖²) = −W·‖x − c‖² + const with c = Σ wᵢvᵢ / W, so c.
+    Otherwise (terms that cancel, or W ≤ 0 on l2, which rewards distance) no neighbour query
+    finds the winners: the result has no rows, meaning "score every row exactly".
+    """
+    w = np.array([float(t.weight) for t in terms])
+    m = np.stack(vecs)
+    if metric == "cosine":
+        q = w @ unit_rows(m)
+        norm = np.linalg.norm(q)
+        return (q / norm)[None, :].astype(np.float32) if norm > 1e-12 else np.zeros((0, m.shape[1]), np.float32)
+    total = w.sum()
+    if total <= 1e-12:
+        return np.zeros((0, m.shape[1]), np.float32)
+    return ((w @ m) / total)[None, :].astype(np.float32)
+
+
+def _score_best(terms: Sequence[Term], vecs: list[np.ndarray], metric: str) -> Scorer:
+    """Qdrant recommend strategy ``best_score`` (see :func:`best_score`); higher is better.
+
+    sim is cosine for metric "cosine" and, for "l2", Qdrant's Euclid similarity −‖x − v‖².
     """
     (pos, _), (neg, _) = _split(terms, vecs)
+    return lambda x: best_score(_sims(x, pos, metric), _sims(x, neg, metric))
 
-    def score(x: np.ndarray) -> np.ndarray:
-        sp = _sims(x, pos, metric).max(axis=1, initial=-np.inf)
-        sn = _sims(x, neg, metric).max(axis=1, initial=-np.inf)
-        return np.where(sp > sn, sp, -(sn * sn))
 
-    return score
+def _score_sum(terms: Sequence[Term], vecs: list[np.ndarray], metric: str) -> Scorer:
+    """Qdrant recommend strategy ``sum_scores`` (see :func:`sum_scores`); higher is better."""
+    weights = np.array([float(t.weight) for t in terms])
+    m = np.stack(vecs)
+    return lambda x: sum_scores(_sims(x, m, metric), weights)
 
 
 def _check_metric(metric: str) -> str:
@@ -284,6 +333,8 @@ class Combination:
             return _score_cosmul(terms, vecs)
         if self.method == "average":
             return _score_average(terms, vecs, self.metric)
+        if self.method == "sum_scores":
+            return _score_sum(terms, vecs, self.metric)
         return _score_best(terms, vecs, self.metric)
 
     def rank(self, vectors: np.ndarray, ids: np.ndarray, *, k: int,
@@ -318,7 +369,8 @@ class Combination:
     def candidate_queries(self) -> np.ndarray:
         """Queries (m, d) float32 to send to the approximate index before :meth:`rank`.
 
-        add/average: the one combined query. cosmul/best_score: each positive term, plus the
+        add/average: the one combined query. sum_scores: :func:`sum_scores_candidates` (no rows:
+        score every row). cosmul/best_score: each positive term, plus the
         add-combination when there is more than one term (3CosMul's and best_score's winners
         tend to sit near it, and for best_score with only negatives it is the only query).
         For metric "cosine" the rows are unit length. For "l2" term rows are raw and the add
@@ -329,6 +381,8 @@ class Combination:
         scale = 1.0 if metric == "cosine" else mean_norm
         if method == "add":
             rows = [_add_query(terms, vecs) * scale]
+        elif method == "sum_scores":
+            return sum_scores_candidates(terms, vecs, metric)
         elif method == "average":
             q = _average_query(terms, vecs, metric)
             rows = [q / np.linalg.norm(q) if metric == "cosine" else q]

@@ -19,6 +19,7 @@ from latentspace.proto.vectors import vector_message
 from latentspace.server.arithmetic.requests import (
     CombineRequest,
     DirectionSource,
+    DiscoverRequest,
     FromClasses,
     FromLabels,
     FromSets,
@@ -37,15 +38,17 @@ from latentspace.server.search.queries import (
     ImageQuery,
     ImageToAdd,
     ItemQuery,
+    Named,
     Query,
     SearchOptions,
     SearchResult,
     Source,
     VectorQuery,
+    describe,
 )
 
 __all__ = [
-    "combine_request", "deadline", "direction_message", "direction_source", "images_to_add", "info_response",
+    "combine_request", "deadline", "discover_request", "direction_message", "direction_source", "images_to_add", "info_response",
     "item_message", "options", "path_response", "query", "render_sheet_response", "search_request",
     "search_response", "sheet_request", "shift_request", "thumbnails_response", "walk_request",
 ]
@@ -56,6 +59,7 @@ _METHODS = {
     pb.COMBINE_METHOD_COSMUL: "cosmul",
     pb.COMBINE_METHOD_AVERAGE: "average",
     pb.COMBINE_METHOD_BEST_SCORE: "best_score",
+    pb.COMBINE_METHOD_SUM_SCORES: "sum_scores",
 }
 _INTERPOLATIONS = {
     pb.INTERPOLATION_UNSPECIFIED: "linear",
@@ -88,7 +92,13 @@ def query(message: pb.Query, what: str = "the query") -> Query:
 
 
 def options(message: pb.SearchOptions) -> SearchOptions:
-    return SearchOptions(k=message.k, include_self=message.include_self, labels=tuple(message.labels))
+    def given(field: str) -> float | None:
+        return getattr(message, field) if message.HasField(field) else None
+
+    return SearchOptions(k=message.k, include_self=message.include_self, labels=tuple(message.labels),
+                         min_score=given("min_score"), max_distance=given("max_distance"), offset=message.offset,
+                         hide_duplicates=message.hide_duplicates, diversity=given("diversity"),
+                         group_by=message.group_by, group_size=message.group_size)
 
 
 def search_request(message: pb.SearchRequest) -> SearchRequest:
@@ -114,6 +124,21 @@ def combine_request(message: pb.CombineRequest) -> CombineRequest:
     terms = signed_terms([_term(t, f"positive {i}") for i, t in enumerate(message.positive, 1)],
                          [_term(t, f"negative {i}") for i, t in enumerate(message.negative, 1)])
     return CombineRequest(terms, _METHODS[message.method], options(message.options))
+
+
+def _point_term(message: pb.Term, what: str) -> Named:
+    """A discovery term: a point or a direction, named for errors; a weight has no meaning there."""
+    source, weight = _term(message, what)
+    if weight is not None:
+        raise InvalidQuery(f"{what}: a weight has no meaning in discover; leave it unset")
+    return Named(source, f"{what} ({describe(source)})")
+
+
+def discover_request(message: pb.DiscoverRequest) -> DiscoverRequest:
+    target = _point_term(message.target, "target") if message.HasField("target") else None
+    pairs = tuple((_point_term(p.positive, f"context pair {i} positive"),
+                   _point_term(p.negative, f"context pair {i} negative")) for i, p in enumerate(message.context, 1))
+    return DiscoverRequest(target, pairs, options(message.options))
 
 
 def shift_request(message: pb.ShiftRequest) -> ShiftRequest:
@@ -153,9 +178,10 @@ def direction_source(message: pb.CreateDirectionRequest) -> DirectionSource:
     kind = message.WhichOneof("source")
     if kind == "sets":
         return FromSets(tuple(query(q, f"positive {i}") for i, q in enumerate(message.sets.positive, 1)),
-                        tuple(query(q, f"negative {i}") for i, q in enumerate(message.sets.negative, 1)))
+                        tuple(query(q, f"negative {i}") for i, q in enumerate(message.sets.negative, 1)),
+                        message.sets.learned)
     if kind == "labels":
-        return FromLabels(message.labels.positive, message.labels.negative)
+        return FromLabels(message.labels.positive, message.labels.negative, message.labels.learned)
     if kind == "classes":
         return FromClasses(message.classes.positive, message.classes.negative)
     if kind == "vector":
@@ -170,10 +196,13 @@ def images_to_add(message: pb.AddImagesRequest) -> list[ImageToAdd]:
 # -- answers -----------------------------------------------------------------------------------
 
 
+def _hits(hits) -> list[pb.Hit]:
+    return [pb.Hit(id=h.id, score=h.score, path=h.path, label=h.label) for h in hits]
+
+
 def search_response(result: SearchResult) -> pb.SearchResponse:
-    return pb.SearchResponse(
-        hits=[pb.Hit(id=h.id, score=h.score, path=h.path, label=h.label) for h in result.hits], metric=result.metric
-    )
+    return pb.SearchResponse(hits=_hits(result.hits), metric=result.metric,
+                             groups=[pb.HitGroup(label=g.label, hits=_hits(g.hits)) for g in result.groups])
 
 
 def path_response(result: PathResult) -> pb.PathResponse:
@@ -189,11 +218,13 @@ def item_message(item: Item, vector: np.ndarray | None = None) -> pb.Item:
     return message
 
 
-def direction_message(direction: Direction, *, with_vector: bool) -> pb.Direction:
+def direction_message(direction: Direction, *, with_vector: bool, accuracy: float | None = None) -> pb.Direction:
     vector = np.asarray(direction.vector, dtype=np.float32)
     message = pb.Direction(name=direction.name, kind=direction.kind, description=direction.description,
                            created_at=direction.created_at, dimension=len(vector),
                            norm=float(np.linalg.norm(vector.astype(np.float64))))
+    if accuracy is not None:
+        message.accuracy = accuracy
     if with_vector:
         message.vector.CopyFrom(vector_message(vector))
     return message

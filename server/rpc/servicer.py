@@ -80,6 +80,10 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
         return convert.search_response(self.arithmetic.combine(convert.combine_request(request),
                                                                deadline=convert.deadline(context)))
 
+    def Discover(self, request: pb.DiscoverRequest, context: Context) -> pb.SearchResponse:
+        return convert.search_response(self.arithmetic.discover(convert.discover_request(request),
+                                                                deadline=convert.deadline(context)))
+
     def Shift(self, request: pb.ShiftRequest, context: Context) -> pb.PathResponse:
         return convert.path_response(self.arithmetic.shift(convert.shift_request(request),
                                                            deadline=convert.deadline(context)))
@@ -89,9 +93,9 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
                                                           deadline=convert.deadline(context)))
 
     def CreateDirection(self, request: pb.CreateDirectionRequest, context: Context) -> pb.Direction:
-        created = self.arithmetic.directions.create(request.name, convert.direction_source(request),
-                                                    deadline=convert.deadline(context))
-        return convert.direction_message(created, with_vector=True)
+        created, accuracy = self.arithmetic.directions.create(request.name, convert.direction_source(request),
+                                                              deadline=convert.deadline(context))
+        return convert.direction_message(created, with_vector=True, accuracy=accuracy)
 
     def ListDirections(self, request: pb.ListDirectionsRequest, context: Context) -> pb.ListDirectionsResponse:
         return pb.ListDirectionsResponse(directions=[convert.direction_message(d, with_vector=request.with_vectors)

@@ -48,6 +48,7 @@ from latentspace.server.search.deadline import NO_DEADLINE, Deadline
 from latentspace.server.search.events import NO_EVENTS, ServingEvents
 from latentspace.server.search.queries import (
     Hit,
+    HitGroup,
     ImageToAdd,
     ItemQuery,
     Named,
@@ -56,7 +57,9 @@ from latentspace.server.search.queries import (
     SearchResult,
     VectorQuery,
 )
+from latentspace.server.search.refined import Refinement, check_refinement, refine
 from latentspace.server.search.resolve import Resolver
+from latentspace.server.search.similarity import similarities
 from latentspace.server.search.validation import check_ids, check_k, check_label, check_labels, check_path
 
 __all__ = ["EngineInfo", "IMAGES_DIR", "Scope", "SearchEngine"]
@@ -101,10 +104,17 @@ def _versions() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Scope:
-    """:class:`SearchOptions` once checked: k, and the ids the label filter allows (None: every id)."""
+    """:class:`SearchOptions` once checked: k, the ids the label filter allows (None: every id), and
+    the refinements asked for (None: plain top-k)."""
 
     k: int
     allowed: np.ndarray | None = None
+    refinement: Refinement | None = None
+
+    @property
+    def ranked(self) -> int:
+        """Hits to rank before refining: k, or k + offset."""
+        return self.k if self.refinement is None else self.refinement.ranked
 
     @property
     def nothing_allowed(self) -> bool:
@@ -206,11 +216,83 @@ class SearchEngine:
         if len(self.store) == 0:
             raise EmptyIndex("the index holds no items yet; add images before searching")
 
-    def scope(self, options: SearchOptions) -> Scope:
-        """k checked against ``max_k`` and the label filter turned into allowed ids."""
+    def scope(self, options: SearchOptions, *, score_metric: str | None = None) -> Scope:
+        """k checked against ``max_k``, the label filter turned into allowed ids, and the
+        refinements checked for scores that read as ``score_metric`` (default: the index's)."""
         k = check_k(options.k, self.config.max_k)
         labels = check_labels(options.labels)
-        return Scope(k, self.store.ids_with_labels(labels) if labels else None)
+        refinement = None
+        if options.refined:
+            refinement = check_refinement(options, k=k, score_metric=score_metric or self.store.metric,
+                                          max_k=self.config.max_k)
+        return Scope(k, self.store.ids_with_labels(labels) if labels else None, refinement)
+
+    @property
+    def exact(self) -> bool:
+        """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
+        return not self.store.uses_faiss or self.store.manifest.faiss_factory.replace(" ", "") == "Flat"
+
+    def rows(self, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, vectors)`` of every stored row the label filter allows."""
+        ids, vectors = self.store.snapshot()
+        if allowed is None:
+            return ids, vectors
+        keep = np.isin(ids, allowed)
+        return ids[keep], vectors[keep]
+
+    def refined_result(self, scope: Scope, scores: np.ndarray, ids: np.ndarray, vectors: np.ndarray, *,
+                       metric: str) -> SearchResult:
+        """Candidates ranked best first on exact scores, refined as ``scope`` asks (hits or groups).
+
+        ``metric`` names the scores (the index's, or a combination's); "l2" reads lower as better.
+        """
+        scores, ids = np.asarray(scores), np.asarray(ids, dtype=np.int64)
+        items = self.store.items(sorted(set(ids.tolist())))
+        live = np.array([i in items for i in ids.tolist()], dtype=bool)  # removed by a concurrent request
+        scores, ids, vectors = scores[live], ids[live], np.asarray(vectors)[live]
+        labels = [items[i].label for i in ids.tolist()]
+        shown = refine(scope.refinement, scores, vectors, labels, lower_is_better=metric == "l2",
+                       metric=self.store.metric)
+
+        def hits(positions: np.ndarray) -> tuple[Hit, ...]:
+            return tuple(Hit(int(ids[p]), float(scores[p]), items[int(ids[p])].path, items[int(ids[p])].label)
+                         for p in positions)
+
+        if scope.refinement.group_size is not None:
+            return SearchResult((), metric, tuple(HitGroup(label, hits(p)) for label, p in shown))
+        return SearchResult(hits(shown), metric)
+
+    def _refined_search(self, vectors: np.ndarray, scope: Scope, exclude: list[tuple[int, ...]]) -> list[SearchResult]:
+        """Each query's candidates scored exactly (every row on a Flat index, else FAISS's
+        neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
+        metric = self.store.metric
+        if self.exact:
+            all_ids, all_rows = self.rows(scope.allowed)
+        out = []
+        for vector, skip in zip(vectors, exclude):
+            if self.exact:
+                ids, rows = all_ids, all_rows
+            else:
+                count = self.config.arithmetic.candidates(scope.ranked) + len(skip)
+                _, found = self.store.search(vector[None, :], count, allowed_ids=scope.allowed)
+                ids = np.unique(found[found >= 0])
+                ids, rows = self._live_rows(ids.tolist())
+            if skip:
+                keep = ~np.isin(ids, np.asarray(skip, dtype=np.int64))
+                ids, rows = ids[keep], rows[keep]
+            sims = similarities(vector[None, :], rows, metric)[0] if len(ids) else np.zeros(0)
+            scores = (sims if metric == "cosine" else -sims).astype(np.float32)
+            order = np.lexsort((ids, -scores if metric == "cosine" else scores))
+            out.append(self.refined_result(scope, scores[order], ids[order], rows[order], metric=metric))
+        return out
+
+    def _live_rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, vectors)`` of those ids still stored (a concurrent remove may take some)."""
+        while True:
+            try:
+                return np.asarray(ids, dtype=np.int64), self.store.vectors(ids)
+            except KeyError as exc:
+                ids.remove(int(exc.args[0]))
 
     def results(self, rows: Iterable[tuple[np.ndarray, np.ndarray]], metric: str | None = None) -> list[SearchResult]:
         """One :class:`SearchResult` per ``(scores, ids)`` row, best first, with one item lookup.
@@ -261,11 +343,13 @@ class SearchEngine:
             exclude = [
                 (int(q.item_id),) if isinstance(q, ItemQuery) and not options.include_self else () for q in queries
             ]
+            if scope.nothing_allowed:
+                return [SearchResult((), self.store.metric) for _ in queries]
+            if scope.refinement is not None:
+                return self._refined_search(vectors, scope, exclude)
             if scope.allowed is None:  # the common case: share one index search with concurrent requests
                 scores, ids = self.searcher.search(SearchJob(vectors, scope.k, exclude))
                 return self.results(zip(scores, ids))
-            if scope.nothing_allowed:
-                return [SearchResult((), self.store.metric) for _ in queries]
             start = time.perf_counter()
             scores, ids = self.store.search(vectors, scope.k, allowed_ids=scope.allowed,
                                             exclude_ids=exclude if any(exclude) else None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DirectionRef", "Hit", "ImageQuery", "ImageToAdd", "ItemQuery", "Named", "Query", "SearchOptions",
+__all__ = ["DirectionRef", "Hit", "HitGroup", "ImageQuery", "ImageToAdd", "ItemQuery", "Named", "Query", "SearchOptions",
            "SearchResult", "Source", "VectorQuery", "describe"]
 
 
@@ -81,6 +81,26 @@ class SearchOptions:
     unless this is set."""
     labels: tuple[str, ...] = ()
     """Keep only items with one of these labels; empty keeps all."""
+    min_score: float | None = None
+    """Keep hits scoring at least this (scores where higher is better)."""
+    max_distance: float | None = None
+    """Keep hits within this squared L2 distance (l2 scores)."""
+    offset: int = 0
+    """Skip this many hits first (paging); k + offset is limited by ``max_k``."""
+    hide_duplicates: bool = False
+    """Collapse near-identical hits to their best one."""
+    diversity: float | None = None
+    """MMR re-ranking, 0 (relevance only) .. 1 (most diverse); None: off."""
+    group_by: str = ""
+    """``"label"``: answer with groups of hits per label; empty: plain hits."""
+    group_size: int = 0
+    """Hits per group when ``group_by`` is set."""
+
+    @property
+    def refined(self) -> bool:
+        """True when the ranking needs more than the plain top-k (see :mod:`~.refined`)."""
+        return (self.min_score is not None or self.max_distance is not None or self.offset != 0
+                or self.hide_duplicates or self.diversity is not None or bool(self.group_by))
 
 
 @dataclass(frozen=True)
@@ -92,10 +112,20 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class HitGroup:
+    """One label's best hits, for ``group_by="label"``."""
+
+    label: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     hits: tuple[Hit, ...]
     metric: str
     """``cosine``: scores are cosines, descending; ``l2``: squared distances, ascending."""
+    groups: tuple[HitGroup, ...] = ()
+    """With ``group_by``: one group per label, best label first (and ``hits`` empty)."""
 
 
 @dataclass(frozen=True)

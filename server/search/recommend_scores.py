@@ -1,9 +1,10 @@
 """Two recommend strategies of Qdrant: ``sum_scores``, and ``best_score`` scored so that its order
 holds on both metrics and for similarities of either sign.
 
-Pure NumPy. To be folded into the arithmetic scoring module beside ``add``, ``cosmul`` and
-``average``; until then :func:`rank_recommend` ranks with the same conventions as its ``rank``
-(exact float64 scores, returned as float32, best first, equal scores by smaller id).
+Pure NumPy. The scores themselves now live in the arithmetic scoring module (Combine's
+``best_score`` and ``sum_scores``); :func:`rank_recommend` ranks with them under the same
+conventions as its ``rank`` (exact float64 scores, returned as float32, best first, equal
+scores by smaller id).
 
 Why a new ``best_score``: the formula "sim_pos if sim_pos > sim_neg else −sim_neg²" orders the
 negative-chosen rows by −sim_neg², which is right only while similarities are non-negative.
@@ -25,10 +26,11 @@ from typing import Literal
 
 import numpy as np
 
-from latentspace.server.arithmetic.scoring import Term, check_terms
+from latentspace.server.arithmetic.scoring import Term, best_score, check_terms, scaled_fast_sigmoid, sum_scores
+from latentspace.server.arithmetic.scoring import sum_scores_candidates as _sum_scores_candidates
 from latentspace.server.config import ArithmeticLimits
 from latentspace.server.errors import InvalidQuery
-from latentspace.server.search.similarity import check_metric, check_rows, similarities, unit_rows
+from latentspace.server.search.similarity import check_metric, check_rows, similarities
 
 __all__ = ["STRATEGIES", "Strategy", "best_score", "rank_recommend", "scaled_fast_sigmoid",
            "sum_scores", "sum_scores_candidates"]
@@ -37,31 +39,6 @@ Strategy = Literal["sum_scores", "best_score"]
 STRATEGIES: tuple[str, ...] = ("sum_scores", "best_score")
 #: rank_recommend() converts stored rows to float64 this many values at a time (32 MiB).
 _CHUNK_VALUES = 1 << 22
-
-
-def scaled_fast_sigmoid(x: np.ndarray) -> np.ndarray:
-    """(x / (1 + |x|) + 1) / 2: strictly increasing from (−∞, ∞) onto (0, 1), as Qdrant uses."""
-    x = np.asarray(x, dtype=np.float64)
-    return 0.5 * (x / (1.0 + np.abs(x)) + 1.0)
-
-
-def best_score(pos_sims: np.ndarray, neg_sims: np.ndarray) -> np.ndarray:
-    """Per row: s(max pos) if max pos > max neg else −s(max neg); see the module docstring.
-
-    ``pos_sims (n, P)`` and ``neg_sims (n, N)`` are similarities (higher = more alike); an empty
-    side counts as −∞, so with positives only the score is s(max pos) and with negatives only
-    it is −s(max neg): the rows least like every negative first.
-    """
-    sp = np.asarray(pos_sims, dtype=np.float64).max(axis=1, initial=-np.inf)
-    sn = np.asarray(neg_sims, dtype=np.float64).max(axis=1, initial=-np.inf)
-    positive = sp > sn
-    squashed = scaled_fast_sigmoid(np.where(positive, sp, sn))  # the side that decides, finite
-    return np.where(positive, squashed, -squashed)
-
-
-def sum_scores(sims: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σᵢ wᵢ·sim(x, vᵢ) per row: with weights ±1, Σ sim(x, pᵢ) − Σ sim(x, nⱼ), Qdrant's formula."""
-    return np.asarray(sims, dtype=np.float64) @ np.asarray(weights, dtype=np.float64)
 
 
 def _check_strategy(strategy: str) -> None:
@@ -113,23 +90,6 @@ def rank_recommend(
 
 def sum_scores_candidates(terms: Sequence[Term], *, metric: str,
                           max_terms: int = ArithmeticLimits.max_terms) -> np.ndarray:
-    """Queries (m, d) float32 whose nearest neighbours are exactly the best ``sum_scores`` rows.
-
-    Cosine: Σ wᵢ·cos(x, vᵢ) = cos(x, q)·‖q‖ with q = Σ wᵢ·v̂ᵢ, so the one query q (unit length).
-    l2 with W = Σ wᵢ > 0: Σ wᵢ·(−‖x − vᵢ‖²) = −W·‖x − c‖² + const with c = Σ wᵢvᵢ / W, so c.
-    Otherwise (terms that cancel, or W ≤ 0 on l2, which rewards distance) no neighbour query
-    finds the winners: the result has no rows, meaning "score every row exactly".
-    """
+    """:func:`~latentspace.server.arithmetic.scoring.sum_scores_candidates` of checked terms."""
     check_metric(metric)
-    vecs = check_terms(terms, max_terms=max_terms)
-    w = np.array([float(t.weight) for t in terms])
-    m = np.stack(vecs)
-    if metric == "cosine":
-        q = w @ unit_rows(m)
-        norm = np.linalg.norm(q)
-        return (q / norm)[None, :].astype(np.float32) if norm > 1e-12 else np.zeros((0, m.shape[1]), np.float32)
-    total = w.sum()
-    if total <= 1e-12:
-        return np.zeros((0, m.shape[1]), np.float32)
-    return ((w @ m) / total)[None, :].astype(np.float32)
-
+    return _sum_scores_candidates(terms, check_terms(terms, max_terms=max_terms), metric)

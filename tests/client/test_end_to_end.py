@@ -117,8 +117,10 @@ def test_empty_index_is_failed_precondition(start_server, random_embedder, tmp_p
 def test_score_names_and_single_term_average_is_plain_search(alex):
     client, exported = alex
     first = int(exported["ids"][0])
-    names = {m: client.combine([first, 2], [3], method=m, k=2).metric for m in ("add", "cosmul", "average", "best_score")}
-    assert names == {"add": "cosine", "cosmul": "cosmul", "average": "cosine", "best_score": "best_score"}
+    names = {m: client.combine([first, 2], [3], method=m, k=2).metric
+             for m in ("add", "cosmul", "average", "best_score", "sum_scores")}
+    assert names == {"add": "cosine", "cosmul": "cosmul", "average": "cosine", "best_score": "best_score",
+                     "sum_scores": "sum_scores"}
     plain = client.search(item_id=first, k=K)
     assert client.combine([first], method="average", k=K).ids == plain.ids
     np.testing.assert_allclose(client.combine([first], method="average", k=K).scores, plain.scores, atol=1e-5)

@@ -86,11 +86,20 @@ def method_scores(method: str, pos, neg, x: np.ndarray, metric: str) -> tuple[np
         if metric == "cosine":
             return _cos(x, q[None, :])[:, 0], False
         return _sqdist(x, q[None, :])[:, 0], True
-    if method == "best_score":  # Qdrant best_score
-        sim = _cos if metric == "cosine" else (lambda a, b: -_sqdist(a, b))
+    sim = _cos if metric == "cosine" else (lambda a, b: -_sqdist(a, b))
+    if method == "best_score":  # Qdrant best_score, both branches through (x / (1 + |x|) + 1) / 2
         sp = sim(x, np.stack([v for v, _ in pos])).max(axis=1) if pos else np.full(len(x), -np.inf)
         sn = sim(x, np.stack([v for v, _ in neg])).max(axis=1) if neg else np.full(len(x), -np.inf)
-        return np.where(sp > sn, sp, -(sn * sn)), False
+        chosen = np.where(sp > sn, sp, sn)
+        squashed = 0.5 * (chosen / (1.0 + np.abs(chosen)) + 1.0)
+        return np.where(sp > sn, squashed, -squashed), False
+    if method == "sum_scores":  # Qdrant sum_scores: Σ w·sim(x, p) − Σ w·sim(x, n)
+        total = np.zeros(len(x))
+        for v, w in pos:
+            total += w * sim(x, v[None, :])[:, 0]
+        for v, w in neg:
+            total -= w * sim(x, v[None, :])[:, 0]
+        return total, False
     raise ValueError(method)
 
 

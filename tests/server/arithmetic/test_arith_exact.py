@@ -10,7 +10,7 @@ import pytest
 from support.oracle import assert_hits, ref_combine, unit
 from support.photos import photo_bytes
 
-METHODS = ("add", "cosmul", "average", "best_score")
+METHODS = ("add", "cosmul", "average", "best_score", "sum_scores")
 K = 5
 
 
@@ -62,7 +62,7 @@ def test_weighted_terms_of_every_kind_match_numpy(served, method):
     assert {h.label for h in filtered.hits} <= {"red", "blue"}
 
 
-@pytest.mark.parametrize("method", ["average", "best_score", "cosmul"])
+@pytest.mark.parametrize("method", ["average", "best_score", "cosmul", "sum_scores"])
 def test_l2_index_matches_numpy(start_server, _built_index, tmp_path, method):
     """On an l2 index average is squared distance to 2·mean(pos) − mean(neg) (ascending) and
     best_score uses −‖x − v‖²; 3CosMul stays cosine whatever the metric."""
@@ -84,7 +84,15 @@ def test_l2_index_matches_numpy(start_server, _built_index, tmp_path, method):
                                metric="l2", k=K, exclude={1, 2, 3})
         assert result.ids == expected[0]
         np.testing.assert_allclose(result.scores, expected[1], rtol=1e-5, atol=1e-5)
-        assert result.metric == {"average": "l2", "best_score": "best_score", "cosmul": "cosmul"}[method]
+        assert result.metric == {"average": "l2", "best_score": "best_score", "cosmul": "cosmul",
+                                 "sum_scores": "sum_scores"}[method]
+        if method == "best_score":  # negatives only: the rows farthest from them first, not the nearest
+            alone = client.combine(negative=[2], method=method, k=K)
+            expected = ref_combine(exported, method, [], [(vectors[1], 1.0)], metric="l2", k=K, exclude={2})
+            assert alone.ids == expected[0]
+            far = np.argsort(-((vectors.astype(np.float64) - vectors[1]) ** 2).sum(axis=1), kind="stable")[:K] + 1
+            assert alone.ids == far.tolist()
+            np.testing.assert_allclose(alone.scores, expected[1], rtol=1e-5, atol=1e-6)
 
 
 def test_add_normalises_each_term(alex):

@@ -60,11 +60,16 @@ def ref_scores(method, terms, vectors, metric):
             if neg:
                 q = 2 * q - _wmean(*zip(*neg), unit)
             s = _cos(x, q) if metric == "cosine" else _sqdist(x, q)
-        else:
+        elif method == "sum_scores":
+            sim = _cos if metric == "cosine" else (lambda a, b: -_sqdist(a, b))
+            s = sum(w * sim(x, v) for v, w in pos) - sum(w * sim(x, v) for v, w in neg)
+        else:  # best_score: both branches through Qdrant's (x / (1 + |x|) + 1) / 2
             sim = _cos if metric == "cosine" else (lambda a, b: -_sqdist(a, b))
             sp = max((sim(x, v) for v, _ in pos), default=-math.inf)
             sn = max((sim(x, v) for v, _ in neg), default=-math.inf)
-            s = sp if sp > sn else -(sn * sn)
+            chosen = sp if sp > sn else sn
+            squashed = 0.5 * (chosen / (1 + abs(chosen)) + 1)
+            s = squashed if sp > sn else -squashed
         out.append(s)
     return out
 
@@ -98,6 +103,7 @@ def space():
 CASES = [
     ("add", "cosine"), ("add", "l2"), ("cosmul", "cosine"), ("cosmul", "l2"),
     ("average", "cosine"), ("average", "l2"), ("best_score", "cosine"), ("best_score", "l2"),
+    ("sum_scores", "cosine"), ("sum_scores", "l2"),
 ]
 
 
