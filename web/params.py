@@ -92,17 +92,27 @@ class ParsedQuery:
         return self.integer("k", 10, minimum=1)
 
 
+DRAIN_FACTOR = 4
+"""A refused upload is still read (and dropped) up to this many times the limit, so that the
+client, still sending, receives the 413 instead of a reset connection; beyond that it is cut."""
+
+
 async def read_upload(request: Request, limit: int, *, required: bool = True) -> bytes | None:
-    """The request body (an image), refused with 413 as soon as it passes ``limit`` bytes."""
+    """The request body (an image); past ``limit`` bytes a 413, after reading on (and dropping) at most
+    ``DRAIN_FACTOR`` × ``limit``, so the sender gets the answer, not a reset, while it is still sending."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"the upload is {int(declared):,} bytes; the limit is {limit:,}", 413, "TOO_LARGE")
+    declared_over = declared is not None and declared.isdigit() and int(declared) > limit
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"the upload is over the limit of {limit:,} bytes", 413, "TOO_LARGE")
-        chunks.append(chunk)
+        if size > DRAIN_FACTOR * limit:
+            break
+        if not declared_over and size <= limit:
+            chunks.append(chunk)
+    if declared_over:
+        raise BadRequest(f"the upload is {int(declared):,} bytes; the limit is {limit:,}", 413, "TOO_LARGE")
+    if size > limit:
+        raise BadRequest(f"the upload is over the limit of {limit:,} bytes", 413, "TOO_LARGE")
     data = b"".join(chunks)
     if not data:
         if required:
