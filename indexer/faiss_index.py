@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 
 from latentspace.indexer.manifest import Metric
+from latentspace.indexer.unit_rows import unit_rows
 
 __all__ = ["FaissError", "FaissIndex", "gpu_available", "normalize_rows"]
 
@@ -34,10 +35,8 @@ def faiss_message(exc: Exception) -> str:
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length copies of the rows; an all-zero row stays zero instead of becoming NaN."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    """Unit-length float32 copies of the rows (what FAISS takes); an all-zero row stays zero."""
+    return unit_rows(np.asarray(vectors, dtype=np.float32))
 
 
 def prefer_blas_beyond_threads(dim: int) -> None:

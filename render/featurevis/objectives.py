@@ -19,7 +19,6 @@ so that they come out different from each other.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentspace.indexer.models.categories import AmbiguousClass, ClassOutOfRange, UnknownClass
+from latentspace.indexer.models.categories import find_class as categories_find_class
 from latentspace.render.featurevis.errors import InvalidObjective, ObjectiveNotFound
 from latentspace.render.featurevis.network import LOGITS, FeatureNetwork
 
@@ -166,22 +167,14 @@ def neuron_objective(network: FeatureNetwork, layer: str, unit: int) -> Neuron:
 
 def find_class(categories: Sequence[str], text: str) -> int:
     """An ImageNet class by name (exactly, else ignoring case) or by index; NOT_FOUND names close ones."""
-    if text in categories:
-        return categories.index(text)
-    folded = [c.casefold() for c in categories]
-    matches = [i for i, c in enumerate(folded) if c == text.casefold()]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        options = ", ".join(f"{categories[i]!r} ({i})" for i in matches)
-        raise InvalidObjective(f"class {text!r} could be any of {options}; spell it exactly or give the index")
-    if text.strip().isdigit():
-        if int(text) < len(categories):
-            return int(text)
-        raise InvalidObjective(f"class index {text} is out of range: classes are 0..{len(categories) - 1}")
-    close = difflib.get_close_matches(text.casefold(), folded, n=5, cutoff=0.6)
-    hint = ("; close matches: " + ", ".join(repr(categories[folded.index(c)]) for c in close)) if close else ""
-    raise ObjectiveNotFound(f"no ImageNet class named {text!r}{hint}")
+    try:
+        return categories_find_class(categories, text)
+    except AmbiguousClass as exc:
+        raise InvalidObjective(f"class {exc}") from None
+    except ClassOutOfRange as exc:
+        raise InvalidObjective(str(exc)) from None
+    except UnknownClass as exc:
+        raise ObjectiveNotFound(str(exc)) from None
 
 
 def class_objective(network: FeatureNetwork, name: str | int) -> ClassLogit:

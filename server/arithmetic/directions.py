@@ -8,12 +8,13 @@ stores nothing.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from latentspace.indexer.models.categories import AmbiguousClass, ClassOutOfRange, UnknownClass
+from latentspace.indexer.models.categories import find_class as categories_find_class
 from latentspace.indexer.item_db import Direction
 from latentspace.indexer.store import DirectionExists
 from latentspace.server.arithmetic.learned_directions import LEARNED_METHODS, LearnedDirection, fit_direction
@@ -48,23 +49,14 @@ def check_direction_name(name: str) -> str:
 
 
 def find_class(categories: Sequence[str], text: str, *, what: str) -> int:
-    """The index of an ImageNet class named ``text``: exactly, else case-insensitively, else as a
-    number 0..len−1. NotFound lists close names (difflib); a name two classes share when case is
-    ignored (``cardigan``: the dog and the sweater) must be spelt exactly or given by index."""
-    if text in categories:
-        return categories.index(text)
-    folded = [c.casefold() for c in categories]
-    matches = [i for i, c in enumerate(folded) if c == text.casefold()]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        options = ", ".join(f"{categories[i]!r} ({i})" for i in matches)
-        raise InvalidQuery(f"{what}: {text!r} could be any of {options}; spell it exactly or give the index")
-    if text.strip().isdigit() and int(text) < len(categories):
-        return int(text)
-    close = difflib.get_close_matches(text.casefold(), folded, n=5, cutoff=0.6)
-    hint = ("; close matches: " + ", ".join(repr(categories[folded.index(c)]) for c in close)) if close else ""
-    raise NotFound(f"{what}: no ImageNet class named {text!r}{hint}")
+    """The index of an ImageNet class named ``text`` (see :func:`latentspace.indexer.models.categories.find_class`):
+    InvalidQuery if the name is ambiguous or the index past the last class, NotFound (with close names) if no class has it."""
+    try:
+        return categories_find_class(categories, text)
+    except (AmbiguousClass, ClassOutOfRange) as exc:
+        raise InvalidQuery(f"{what}: {exc}") from None
+    except UnknownClass as exc:
+        raise NotFound(f"{what}: {exc}") from None
 
 
 class DirectionBook:

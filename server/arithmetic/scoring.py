@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from latentspace.indexer.unit_rows import unit_rows  # the one normaliser; re-exported for the arithmetic
 from latentspace.server.config import ArithmeticLimits
 from latentspace.server.errors import InvalidQuery
 
@@ -72,13 +73,6 @@ class Term:
         if self.name:
             return self.name
         return f"item {self.item_id}" if self.item_id is not None else "unnamed term"
-
-
-def unit_rows(m: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, in their own dtype; rows of norm zero stay zero (cosine 0 with
-    anything). The server's one normaliser: scoring, directions and paths all use it."""
-    norms = np.sqrt((m * m).sum(axis=1, keepdims=True))
-    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
 
 
 def check_method(method: str) -> str:

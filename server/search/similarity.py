@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 
+from latentspace.indexer.unit_rows import unit_rows as _unit_rows
 from latentspace.server.errors import InvalidQuery
 
 __all__ = ["METRICS", "Metric", "check_metric", "check_rows", "similarities", "unit_rows"]
@@ -25,10 +26,8 @@ def check_metric(metric: str) -> str:
 
 
 def unit_rows(m: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length in float64; rows of norm zero stay zero."""
-    m = np.asarray(m, dtype=np.float64)
-    norms = np.sqrt((m * m).sum(axis=1, keepdims=True))
-    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+    """Rows scaled to unit length in float64 (the query features score in float64); zero rows stay zero."""
+    return _unit_rows(np.asarray(m, dtype=np.float64))
 
 
 def check_rows(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
