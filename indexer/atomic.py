@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "fsync_directory"]
@@ -21,8 +22,9 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     """Write to a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the folder.
 
     If anything fails (a full disk, say) the temporary file is removed and ``path`` is untouched.
+    The temporary name is unique per call, so threads writing the same path do not collide.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)

@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from latentspace.indexer.atomic import atomic_write_bytes
 from latentspace.render.featurevis.network import FeatureNetwork
 from latentspace.render.featurevis.objectives import Objective
 from latentspace.render.featurevis.optimise import OptimisationParams, Progress, ProgressCallback, optimise
@@ -78,24 +77,11 @@ class VisualizationCache:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.folder / f"{key}.json", (json.dumps(about, indent=2) + "\n").encode())
+            atomic_write_bytes(self.folder / f"{key}.json", (json.dumps(about, indent=2) + "\n").encode())
             for path, data in zip(self._paths(key, len(pictures)), pictures):
-                _write_atomically(path, data)
+                atomic_write_bytes(path, data)
         except OSError:
             pass  # read-only or full: the pictures are still right, only not kept
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def visualize_many(
