@@ -81,7 +81,7 @@ def run_measured(command: list[str]) -> tuple[float, int, str]:
 
 
 _PROBE = r"""
-import json, sys, time
+import dataclasses, json, sys, time
 import numpy as np
 from latentspace.indexer import IndexStore
 from latentspace.indexer.exact import exact_search_chunks
@@ -89,15 +89,23 @@ t = time.monotonic()
 store = IndexStore.open(sys.argv[1])
 opened = time.monotonic() - t
 queries = np.load(sys.argv[2])
-store.search(queries[:2], 10)
-lat, found = [], []
-for q in queries:
-    t = time.perf_counter(); _, ids = store.search(q[None], 10); lat.append(time.perf_counter() - t); found.append(ids[0])
-anon = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("RssAnon")][0]
-truth = exact_search_chunks(queries, store.iter_vector_chunks(16384), 10, store.metric)[1]
-recall = float(np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, truth)]))
-print(json.dumps({"open_s": opened, "rss_anon": anon, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-                  "recall": recall, "factory": store.manifest.faiss_factory}))
+settings = [store.manifest.search] + [dataclasses.replace(store.manifest.search, nprobe=int(p), candidates=int(c))
+                                      for p, c in (s.split(":") for s in sys.argv[3:])]
+truth = None
+rows = []
+for search in settings:
+    store.tune(search)
+    store.search(queries[:2], 10)
+    lat, found = [], []
+    for q in queries:
+        t = time.perf_counter(); _, ids = store.search(q[None], 10); lat.append(time.perf_counter() - t); found.append(ids[0])
+    if truth is None:
+        anon = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("RssAnon")][0]
+        truth = exact_search_chunks(queries, store.iter_vector_chunks(16384), 10, store.metric)[1]
+    recall = float(np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, truth)]))
+    rows.append({"nprobe": search.nprobe, "candidates": search.candidates, "p50": float(np.percentile(lat, 50)),
+                 "p99": float(np.percentile(lat, 99)), "recall": recall})
+print(json.dumps({"open_s": opened, "rss_anon": anon, **rows[0], "sweep": rows[1:], "factory": store.manifest.faiss_factory}))
 store.close(save=False)
 """
 
@@ -137,6 +145,9 @@ def main() -> int:
     parser.add_argument("--vectors", type=Path, help="real vectors (.npz) instead of synthetic ones")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-grpc", action="store_true")
+    parser.add_argument("--sweep", nargs="*", default=["16:100", "32:200", "64:500"], metavar="NPROBE:CANDIDATES",
+                        help="other search settings to measure in process, besides the index's own "
+                             "(default 16:100 32:200 64:500)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true",
                         help="keep an index already built in --workdir (with its recorded build time and RSS) "
@@ -171,7 +182,7 @@ def main() -> int:
                                                     "--vector-dtype", args.dtype, "--no-progress"])
             record.write_text(json.dumps([build_s, build_rss, out]))
         disk = sum(p.stat().st_size for p in index.rglob("*") if p.is_file())
-        _, _, probe = run_measured([sys.executable, "-c", _PROBE, str(index), str(qfile)])
+        _, _, probe = run_measured([sys.executable, "-c", _PROBE, str(index), str(qfile), *args.sweep])
         found = json.loads(probe.strip().splitlines()[-1])
         g50 = g99 = g_anon = float("nan")
         if not args.no_grpc and not args.vectors:
@@ -185,6 +196,13 @@ def main() -> int:
         print(f"| {n:,} | {factory} | {build_s:.0f} s | {rss / 2**30:.2f} GiB | {per_item / 1024:.1f} KiB | {f['open_s']:.2f} s "
               f"| {f['rss_anon'] / 2**20:.0f} MiB | {f['p50'] * 1e3:.1f} / {f['p99'] * 1e3:.1f} ms "
               f"| {g50 * 1e3:.1f} / {g99 * 1e3:.1f} ms | {g_anon / 2**20:.0f} MiB | {f['recall']:.3f} |")
+    print()
+    print("| items | nprobe | candidates | p50 / p99 in process | recall@10 |")
+    print("|---|---|---|---|---|")
+    for n, factory, build_s, rss, per_item, f, *_ in rows:
+        for setting in [f, *f["sweep"]]:
+            print(f"| {n:,} | {setting['nprobe']} | {setting['candidates']} | {setting['p50'] * 1e3:.1f} / "
+                  f"{setting['p99'] * 1e3:.1f} ms | {setting['recall']:.3f} |")
     return 0
 
 

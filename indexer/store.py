@@ -439,6 +439,18 @@ class IndexStore:
         in_use = choice.factory == self.manifest.faiss_factory == self.faiss.factory and self.uses_faiss
         return None if in_use else choice
 
+    def tune(self, search: SearchSettings, *, persist: bool = False) -> None:
+        """Search with other settings (nprobe, efSearch, candidates) from now on. Only recall and
+        speed change: candidates are re-scored exactly either way. ``persist`` records them in the
+        manifest (written atomically, FAISS file untouched) for the next open."""
+        if persist:
+            self._require_writable()
+        with self._rw.write():
+            self._apply_search_settings(self.faiss, search)
+            self.manifest = self.manifest.with_update(search=search)
+            if persist:
+                self.manifest.write(self.directory / MANIFEST)
+
     def replace_faiss(self, index: FaissIndex, factory: str, request: str, search: SearchSettings) -> None:
         """Install a new FAISS index (built by :meth:`build_faiss`) and save it as the next generation."""
         self._require_writable()

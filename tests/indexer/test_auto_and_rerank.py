@@ -81,3 +81,30 @@ def test_an_explicit_factory_keeps_working_and_stays_put(tmp_path):
         scores, ids = store.search(vectors[:5], 1)
         assert ids[:, 0].tolist() == [1, 2, 3, 4, 5]
         np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-6)
+
+
+def test_tuning_changes_what_faiss_probes_and_persists_only_when_asked(grown, tmp_path):
+    import shutil
+
+    import faiss
+
+    from latentspace.indexer.manifest import SearchSettings
+
+    directory = tmp_path / "copy"
+    shutil.copytree(grown[0], directory)
+    queries = grown[1][:20]
+    with IndexStore.open(directory) as store:
+        before = store.search(queries, 10)
+        store.tune(SearchSettings(nprobe=1, ef_search=16, candidates=10))
+        assert faiss.extract_index_ivf(store.faiss.index.index).nprobe == 1
+        narrow = store.search(queries, 10)
+        assert (narrow[1] >= 0).sum() <= (before[1] >= 0).sum()
+        assert not np.array_equal(narrow[1], before[1])  # one list and ten candidates lose neighbours
+        store.close(save=False)
+    with IndexStore.open(directory) as store:
+        assert store.manifest.search == grown[2].search  # not persisted
+        store.tune(SearchSettings(nprobe=3, ef_search=16, candidates=50), persist=True)
+        store.close(save=False)
+    with IndexStore.open(directory, readonly=True) as store:
+        assert store.manifest.search == SearchSettings(nprobe=3, ef_search=16, candidates=50)
+        assert faiss.extract_index_ivf(store.faiss.index.index).nprobe == 3
