@@ -43,7 +43,7 @@ def precision_at_k(store: IndexStore, k: int = 5, *, chunk: int = 1024) -> Preci
     if n < 2:
         raise ValueError(f"precision@k needs at least 2 labelled items; the index has {n}")
     own_labels, shares = [], []
-    for ids, vectors in store.iter_vector_chunks(chunk):
+    for ids, vectors in store.iter_vector_chunks(chunk, release=True):
         labels = np.array([label_of.get(i, "") for i in ids.tolist()], dtype=object)
         labelled = labels != ""
         if not labelled.any():

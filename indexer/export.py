@@ -32,6 +32,7 @@ def export_npz(store: IndexStore, out: Path) -> int:
     def vectors() -> Iterator[np.ndarray]:
         for chunk in chunks_of(ids):
             yield store.vectors(chunk)
+            store.release_vectors(chunk)  # one pass over everything: keep the process's RSS at a chunk
 
     def text(field: str, width: int) -> Iterator[np.ndarray]:
         for chunk in chunks_of(ids):

@@ -33,7 +33,11 @@ def train_on_sample(index: FaissIndex, files: VectorFiles, size: int, *, seed: i
         ids = np.sort(np.random.default_rng(seed).choice(ids, size=size, replace=False))
     if progress:
         progress("train", 0, len(ids))
-    sample = np.concatenate([v for _, v in files.iter_chunks(ADD_CHUNK, ids)]) if len(ids) else np.zeros((0, files.dim), np.float32)
+    sample = np.empty((len(ids), files.dim), np.float32)  # filled in place: one copy of the sample, not two
+    done = 0
+    for chunk_ids, vectors in files.iter_chunks(ADD_CHUNK, ids, release=True):
+        sample[done : done + len(chunk_ids)] = vectors
+        done += len(chunk_ids)
     index.train(sample, use_gpu=use_gpu)
     if progress:
         progress("train", len(ids), len(ids))
@@ -43,7 +47,7 @@ def fill(index: FaissIndex, files: VectorFiles, ids: np.ndarray | None = None, *
     """Add the stored vectors of ``ids`` (default: every live item) in chunks; returns how many."""
     ids = files.ids() if ids is None else np.asarray(ids, dtype=np.int64)
     done = 0
-    for chunk_ids, vectors in files.iter_chunks(ADD_CHUNK, ids):
+    for chunk_ids, vectors in files.iter_chunks(ADD_CHUNK, ids, release=True):
         index.add(chunk_ids, vectors)
         done += len(chunk_ids)
         if progress:

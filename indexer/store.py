@@ -627,16 +627,26 @@ class IndexStore:
         with self._rw.read():
             return self.vector_files.get(np.asarray(ids, dtype=np.int64))
 
-    def iter_vector_chunks(self, rows: int = 16384) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_vector_chunks(self, rows: int = 16384, *, release: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(ids, vectors)`` of every item in id order, ``rows`` at a time: memory for one chunk.
 
-        The ids are fixed when iteration starts; items removed meanwhile are skipped.
+        The ids are fixed when iteration starts; items removed meanwhile are skipped. ``release``
+        (for one pass over everything) unmaps each chunk's file pages after use.
         """
         for start_ids in np.array_split(self.ids(), max(1, -(-len(self) // max(rows, 1)))):
             with self._rw.read():
                 chunk = start_ids[self.vector_files.live_mask(start_ids)]
-                if len(chunk):
-                    yield chunk, self.vector_files.get(chunk)
+                vectors = self.vector_files.get(chunk) if len(chunk) else None
+            if vectors is not None:
+                yield chunk, vectors
+                if release:
+                    self.release_vectors(chunk)
+
+    def release_vectors(self, ids: np.ndarray) -> None:
+        """Unmap the file pages of these rows from this process (they stay in the page cache)."""
+        with self._rw.read():
+            live = np.asarray(ids, dtype=np.int64)
+            self.vector_files.release(live[self.vector_files.live_mask(live)])
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """Copies of ``(ids, vectors)`` of every item, sorted by id: O(n·d) memory, so only for

@@ -81,6 +81,7 @@ class VectorFiles:
         self._n = 0
         self._live = 0
         self._maps: dict[int, np.ndarray] = {}
+        self._buffers: dict[int, mmap.mmap] = {}
         self._rows: dict[int, int] = {}  # rows in each shard file (live or dead)
 
     # -- opening -------------------------------------------------------------------------------
@@ -130,10 +131,12 @@ class VectorFiles:
         rows = self._rows.get(shard, 0)
         if rows == 0:
             self._maps.pop(shard, None)
+            self._buffers.pop(shard, None)
             return
         with open(self.shard_path(shard), "rb") as handle:
             buffer = mmap.mmap(handle.fileno(), rows * self.row_bytes, access=mmap.ACCESS_READ)
         self._maps[shard] = np.frombuffer(buffer, dtype=self.dtype).reshape(rows, self.dim)
+        self._buffers[shard] = buffer
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -285,12 +288,40 @@ class VectorFiles:
             out[where] = block
         return out
 
-    def iter_chunks(self, rows: int, ids: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(ids, float32 vectors)`` of live items (or of ``ids``) in id order, ``rows`` at a time."""
+    def iter_chunks(self, rows: int, ids: np.ndarray | None = None, *,
+                    release: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, float32 vectors)`` of live items (or of ``ids``) in id order, ``rows`` at a time.
+
+        ``release`` is for one pass over many rows (building an index, exporting): each chunk's
+        pages are unmapped from this process once the next is asked for (see :meth:`release`).
+        """
         ids = self.ids() if ids is None else np.sort(np.asarray(ids, dtype=np.int64))
         for start in range(0, len(ids), max(rows, 1)):
             chunk = ids[start : start + rows]
             yield chunk, self.get(chunk)
+            if release:
+                self.release(chunk)
+
+    def release(self, ids: np.ndarray) -> None:
+        """Drop the pages holding these rows from this process's memory map (``MADV_DONTNEED``).
+
+        The data stay in the page cache and on disk; a later read maps them again. Without this, a
+        pass over 1M float16 rows of 4096 leaves all 8 GB of them resident in the process (counted
+        in its RSS, and pinned while mapped) long after each chunk was used.
+        """
+        if not len(ids):
+            return
+        locs = self._locations(np.asarray(ids, dtype=np.int64))
+        shards = locs >> 32
+        page = mmap.PAGESIZE
+        for shard in np.unique(shards).tolist():
+            buffer = self._buffers.get(shard)
+            if buffer is None:
+                continue
+            rows = locs[shards == shard] & 0xFFFFFFFF
+            start = int(rows.min()) * self.row_bytes // page * page
+            end = min(len(buffer), -(-(int(rows.max()) + 1) * self.row_bytes // page) * page)
+            buffer.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     # -- compaction ----------------------------------------------------------------------------
 
@@ -326,6 +357,7 @@ class VectorFiles:
         """Switch to the compacted files (SQLite names them now) and delete the old ones."""
         old = [s for s in self.shard_numbers() if s not in set(np.unique(shards).tolist())]
         self._maps.clear()
+        self._buffers.clear()
         self._rows.clear()
         self._ids = np.asarray(ids, np.int64).copy()
         self._locs = (np.asarray(shards, np.int64) << 32) | np.asarray(rows, np.int64)

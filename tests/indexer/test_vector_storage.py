@@ -106,3 +106,37 @@ def test_a_shard_shorter_than_sqlite_says_is_refused(tmp_path):
     shard.write_bytes(shard.read_bytes()[: 5 * DIM * 4])
     with pytest.raises(FileNotFoundError, match="shard-000001.bin holds 5 vectors"):
         IndexStore.open(tmp_path / "i")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_rows_read_in_any_order_across_shards_are_the_rows_stored(tmp_path, dtype):
+    stored = (np.random.default_rng(4).normal(size=(50, 8)) * 5).astype(np.float32)
+    files = VectorFiles(tmp_path / "v", 8, dtype, shard_bytes=8 * (4 if dtype == "float32" else 2) * 7)
+    shards, rows = files.append(stored)
+    files.commit(np.arange(1, 51), shards, rows)
+    expected = stored if dtype == "float32" else stored.astype(np.float16).astype(np.float32)
+    for order in (np.arange(1, 51), np.random.default_rng(5).permutation(50) + 1, np.array([50, 3, 3, 49, 8])):
+        assert files.get(order).tobytes() == expected[order - 1].tobytes()
+
+
+def _rss_file_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("RssFile:"))
+
+
+def test_a_releasing_pass_leaves_the_rows_unmapped(tmp_path):
+    dim, count = 1024, 16384  # 64 MiB of float32 rows, read in 1,024-row (4 MiB) chunks
+    files = VectorFiles(tmp_path / "v", dim, "float32")
+    block = np.random.default_rng(0).random((1024, dim), dtype=np.float32)
+    for start in range(0, count, 1024):
+        shards, rows = files.append(block + start)
+        files.commit(np.arange(start + 1, start + 1025), shards, rows)
+    before = _rss_file_bytes()
+    total = sum(float(v[0, 0]) for _, v in files.iter_chunks(1024, release=True))
+    released = _rss_file_bytes() - before
+    for _ in files.iter_chunks(1024):
+        pass
+    kept = _rss_file_bytes() - before
+    assert total > 0
+    assert kept > 48 << 20, f"a plain pass should leave the 64 MiB it read mapped, grew {kept >> 20} MiB"
+    assert released < 12 << 20, f"a releasing pass should keep about a chunk mapped, grew {released >> 20} MiB"
