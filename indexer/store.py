@@ -285,10 +285,12 @@ class IndexStore:
         """Bring FAISS in line with SQLite after a crash between a commit and a FAISS save."""
         if self.faiss.ntotal < len(self.vector_files) and self.defer_faiss(len(self.vector_files)):
             return  # an interrupted large import: the next auto choice builds the index
-        stored = self.vector_files.ids()
-        in_faiss = self.faiss.ids()
-        extra = np.setdiff1d(in_faiss, stored)
-        missing = np.setdiff1d(stored, in_faiss)
+        stored = self.vector_files.ids()  # sorted, unique
+        in_faiss = np.sort(self.faiss.ids())
+        if len(in_faiss) == len(stored) and np.array_equal(in_faiss, stored):
+            return  # the usual case, found in one sort (set differences of 1M ids took 5 s)
+        extra = np.setdiff1d(in_faiss, stored, assume_unique=True)
+        missing = np.setdiff1d(stored, in_faiss, assume_unique=True)
         if len(extra):
             try:
                 self.faiss.remove(extra)
