@@ -57,9 +57,10 @@ from latentspace.server.search.queries import (
     SearchResult,
     VectorQuery,
 )
-from latentspace.server.search.refined import Refinement, check_refinement, refine
+from latentspace.server.search.exact_top import RankChunk, TopRows, chunk_rows, exact_tops
+from latentspace.server.search.refined import Pool, Refinement, check_refinement, refine, refine_pool
 from latentspace.server.search.resolve import Resolver
-from latentspace.server.search.similarity import similarities
+from latentspace.server.search.similarity import rank_similar
 from latentspace.server.search.validation import check_ids, check_k, check_label, check_labels, check_path
 
 __all__ = ["EngineInfo", "IMAGES_DIR", "Scope", "SearchEngine"]
@@ -119,6 +120,11 @@ class Scope:
     @property
     def nothing_allowed(self) -> bool:
         return self.allowed is not None and len(self.allowed) == 0
+
+
+def _vectors_of(top: TopRows) -> np.ndarray:
+    """The kept rows' vectors, or an empty column per row when the refinement reads none."""
+    return top.vectors if top.vectors is not None else np.zeros((len(top.ids), 0), np.float32)
 
 
 def _query_label(query: Query, index: int, count: int) -> str:
@@ -232,13 +238,30 @@ class SearchEngine:
         """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
         return not self.store.uses_faiss or self.store.manifest.faiss_factory.replace(" ", "") == "Flat"
 
-    def rows(self, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, vectors)`` of every stored row the label filter allows."""
-        ids, vectors = self.store.snapshot()
-        if allowed is None:
-            return ids, vectors
-        keep = np.isin(ids, allowed)
-        return ids[keep], vectors[keep]
+    def exact_tops(self, ranks: Sequence[RankChunk], counts: Sequence[int], allowed: np.ndarray | None, *,
+                   lower_is_better: bool | Sequence[bool] = False, keep_vectors: bool = False) -> list[TopRows]:
+        """Each ranking's best ``counts[i]`` rows over every stored row the label filter allows,
+        in one chunked pass over the vector files: memory for a chunk and the rows kept, not n·d."""
+        chunks = self.store.iter_vector_chunks(chunk_rows(self.store.dim), allowed_ids=allowed)
+        return exact_tops(chunks, ranks, counts, dim=self.store.dim, lower_is_better=lower_is_better,
+                          keep_vectors=keep_vectors)
+
+    def exact_result(self, scope: Scope, rank: RankChunk, *, metric: str, candidates: int) -> SearchResult:
+        """One ranking over every row the label filter allows, in chunks: its top k, or the pool
+        its refinement needs (see :func:`refine_pool`) refined. ``metric`` names the scores; "l2"
+        reads lower as better. ``candidates`` is what an approximate index would gather."""
+        lower = metric == "l2"
+        if scope.refinement is None:
+            top = self.exact_tops([rank], [scope.k], scope.allowed, lower_is_better=lower)[0]
+            return self.results([(top.scores, top.ids)], metric)[0]
+        pool = refine_pool(scope.refinement, candidates=candidates)
+        top = self.exact_tops([rank], [self.pool_rows(pool)], scope.allowed, lower_is_better=lower,
+                              keep_vectors=pool.vectors)[0]
+        return self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric)
+
+    def pool_rows(self, pool: Pool) -> int:
+        """The rows a refinement's pool asks for, as a count (every stored row when it says None)."""
+        return max(1, len(self.store)) if pool.rows is None else pool.rows
 
     def refined_result(self, scope: Scope, scores: np.ndarray, ids: np.ndarray, vectors: np.ndarray, *,
                        metric: str) -> SearchResult:
@@ -263,27 +286,22 @@ class SearchEngine:
         return SearchResult(hits(shown), metric)
 
     def _refined_search(self, vectors: np.ndarray, scope: Scope, exclude: list[tuple[int, ...]]) -> list[SearchResult]:
-        """Each query's candidates scored exactly (every row on a Flat index, else FAISS's
-        neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
+        """Each query's candidates scored exactly (every row on a Flat index, in chunks; else
+        FAISS's neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
         metric = self.store.metric
+        ranks = [rank_similar(vector, metric, skip) for vector, skip in zip(vectors, exclude)]
+        candidates = self.config.arithmetic.candidates(scope.ranked)
         if self.exact:
-            all_ids, all_rows = self.rows(scope.allowed)
+            pool = refine_pool(scope.refinement, candidates=candidates)
+            tops = self.exact_tops(ranks, [self.pool_rows(pool)] * len(ranks), scope.allowed,
+                                   lower_is_better=metric == "l2", keep_vectors=pool.vectors)
+            return [self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric) for top in tops]
         out = []
-        for vector, skip in zip(vectors, exclude):
-            if self.exact:
-                ids, rows = all_ids, all_rows
-            else:
-                count = self.config.arithmetic.candidates(scope.ranked) + len(skip)
-                _, found = self.store.search(vector[None, :], count, allowed_ids=scope.allowed)
-                ids = np.unique(found[found >= 0])
-                ids, rows = self._live_rows(ids.tolist())
-            if skip:
-                keep = ~np.isin(ids, np.asarray(skip, dtype=np.int64))
-                ids, rows = ids[keep], rows[keep]
-            sims = similarities(vector[None, :], rows, metric)[0] if len(ids) else np.zeros(0)
-            scores = (sims if metric == "cosine" else -sims).astype(np.float32)
-            order = np.lexsort((ids, -scores if metric == "cosine" else scores))
-            out.append(self.refined_result(scope, scores[order], ids[order], rows[order], metric=metric))
+        for vector, skip, rank in zip(vectors, exclude, ranks):
+            _, found = self.store.search(vector[None, :], candidates + len(skip), allowed_ids=scope.allowed)
+            ids, rows = self._live_rows(np.unique(found[found >= 0]).tolist())
+            scores, ranked = rank(rows, ids, max(1, len(ids)))
+            out.append(self.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)], metric=metric))
         return out
 
     def _live_rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
