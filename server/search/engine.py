@@ -242,7 +242,8 @@ class SearchEngine:
                    lower_is_better: bool | Sequence[bool] = False, keep_vectors: bool = False) -> list[TopRows]:
         """Each ranking's best ``counts[i]`` rows over every stored row the label filter allows,
         in one chunked pass over the vector files: memory for a chunk and the rows kept, not n·d."""
-        chunks = self.store.iter_vector_chunks(chunk_rows(self.store.dim), allowed_ids=allowed)
+        rows = chunk_rows(self.store.dim, budget=self.config.scan_chunk_bytes)
+        chunks = self.store.iter_vector_chunks(rows, allowed_ids=allowed)
         return exact_tops(chunks, ranks, counts, dim=self.store.dim, lower_is_better=lower_is_better,
                           keep_vectors=keep_vectors)
 

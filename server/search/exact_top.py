@@ -20,8 +20,9 @@ import numpy as np
 
 __all__ = ["CHUNK_BYTES", "RankChunk", "TopRows", "chunk_rows", "exact_top", "exact_tops"]
 
-CHUNK_BYTES = 32 << 20
-"""float32 bytes of stored vectors read per chunk (the scorers convert to float64: twice that)."""
+CHUNK_BYTES = 8 << 20
+"""float32 bytes of stored vectors read per chunk by default (the scorers convert to float64:
+twice that, and a temporary or two more)."""
 
 RankChunk = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 """``(vectors, ids, k) -> (scores float32, ids int64)``: a chunk's best ``k`` rows, best first,

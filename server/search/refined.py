@@ -30,7 +30,7 @@ __all__ = ["GROUP_BY", "VECTOR_POOL", "Pool", "Refinement", "check_refinement", 
 
 GROUP_BY: tuple[str, ...] = ("label",)
 
-VECTOR_POOL = 4096
+VECTOR_POOL = 512
 """Fewest ranked rows that hide_duplicates and diversity see when every row is scored (a Flat
 index): both compare candidates with each other (MMR builds a P×P matrix), so the pool is
 bounded: all rows of an index this small, the best ``max(candidates, VECTOR_POOL)`` beyond."""

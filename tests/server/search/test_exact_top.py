@@ -73,4 +73,4 @@ def test_no_rows_and_bad_m():
     assert top.ids.shape == (0,) and top.vectors.shape == (0, 4)
     with pytest.raises(ValueError, match="m must be at least 1"):
         exact_top(iter(()), rank_similar(np.ones(4), "cosine"), 0, dim=4)
-    assert chunk_rows(4096) == (32 << 20) // (4 * 4096) and chunk_rows(10**9) == 1
+    assert chunk_rows(4096) == (8 << 20) // (4 * 4096) and chunk_rows(10**9) == 1
