@@ -40,6 +40,7 @@ from latentspace.server.errors import (
     ShuttingDown,
     TooLarge,
     is_disk_full,
+    no_embedder,
     no_such_items,
     storage_full,
 )
@@ -122,6 +123,10 @@ class Scope:
         return self.allowed is not None and len(self.allowed) == 0
 
 
+def _cannot_embed(batch: torch.Tensor) -> np.ndarray:
+    raise no_embedder("images")  # never reached: embed_images refuses first
+
+
 def _vectors_of(top: TopRows) -> np.ndarray:
     """The kept rows' vectors, or an empty column per row when the refinement reads none."""
     return top.vectors if top.vectors is not None else np.zeros((len(top.ids), 0), np.float32)
@@ -139,15 +144,19 @@ def _query_label(query: Query, index: int, count: int) -> str:
 class SearchEngine:
     """Searches, embeds, adds and removes over one index; see the module docstring."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: ServerConfig, *,
+    def __init__(self, store: IndexStore, embedder: Embedder | None, config: ServerConfig, *,
                  events: ServingEvents = NO_EVENTS) -> None:
-        """``events`` hears of forward passes, index searches and queue depths (the metrics)."""
-        if store.dim != embedder.dim:
+        """``events`` hears of forward passes, index searches and queue depths (the metrics).
+
+        ``embedder`` None serves a vector-only index (``import-vectors --model none``): vector and
+        item queries work, anything that needs an image embedded is FAILED_PRECONDITION."""
+        if embedder is not None and store.dim != embedder.dim:
             raise ValueError(f"the index holds {store.dim}-d vectors but the embedder makes {embedder.dim}-d ones")
         self.store = store
         self.embedder = embedder
         self.config = config
-        self.batcher = EmbedBatcher(embedder.embed_batch, max_batch=config.max_embed_batch,
+        self.batcher = EmbedBatcher(embedder.embed_batch if embedder is not None else _cannot_embed,
+                                    max_batch=config.max_embed_batch,
                                     window_s=config.batch_window_ms / 1000.0, events=events)
         self.searcher = SearchBatcher(store.search, max_batch=max(config.max_batch_queries, 64),
                                       window_s=config.batch_window_ms / 1000.0, events=events)
@@ -189,24 +198,28 @@ class SearchEngine:
 
     # -- the building blocks of every engine ---------------------------------------------------
 
-    def embed_images(self, blobs: Sequence[tuple[str, bytes]], *,
-                     deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, list]:
+    def embed_images(self, blobs: Sequence[tuple[str, bytes]], *, deadline: Deadline = NO_DEADLINE,
+                     what: str = "") -> tuple[np.ndarray, list]:
         """Vectors ``(n, d)`` of encoded images, and the decoded images, in one shared forward pass.
 
         Decoding and preparing run in the calling thread; a rejection names the image by the
-        prefix given with it (``blobs[i][0]``); ``deadline`` is checked before each decode.
+        prefix given with it (``blobs[i][0]``); ``deadline`` is checked before each decode. An index
+        without an embedder refuses, naming ``what`` asked for the images.
         """
+        if self.embedder is None:
+            raise no_embedder(what or "an image query")
         decoded: list = []
+        embedder = self.embedder
 
         def prepare() -> list[torch.Tensor]:
             tensors = []
             for number, (where, data) in enumerate(blobs, 1):
                 deadline.check(f"before decoding image {number} of {len(blobs)}")
                 try:
-                    image = decode_image(data, min_side=self.embedder.preprocessing.min_side)  # as the indexer
+                    image = decode_image(data, min_side=embedder.preprocessing.min_side)  # as the indexer
                 except ImageRejected as exc:
                     raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
-                tensors.append(self.embedder.prepare(image.image))
+                tensors.append(embedder.prepare(image.image))
                 decoded.append(image)
             return tensors
 
@@ -378,7 +391,7 @@ class SearchEngine:
     def embed(self, data: bytes, *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
         """The vector ``(d,)`` float32 the index would store for this image."""
         with self.operation():
-            vectors, _ = self.embed_images([("", data)], deadline=deadline)
+            vectors, _ = self.embed_images([("", data)], deadline=deadline, what="Embed")
             return vectors[0]
 
     def get_items(self, ids: Sequence[int], *, with_vectors: bool = False) -> tuple[list[Item], np.ndarray | None]:
@@ -433,7 +446,8 @@ class SearchEngine:
                 check_path(image.path, what=f"image {i}: path" if n > 1 else "path")
                 check_label(image.label, what=f"image {i}: label" if n > 1 else "label")
             vectors, decoded = self.embed_images([(f"image {i}: " if n > 1 else "", im.data)
-                                                  for i, im in enumerate(images)], deadline=deadline)
+                                                  for i, im in enumerate(images)], deadline=deadline,
+                                                 what="AddImages")
             deadline.check("after the forward pass, before storing")
             ids = self._store_images(images, decoded, vectors)
             found = self.store.items(ids)
@@ -485,6 +499,6 @@ class SearchEngine:
                 weights_choice=e.weights, weights_description=e.weights_description,
                 weights_sha256=e.weights_sha256, pretrained=e.pretrained, metric=self.store.metric,
                 faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
-                device=self.embedder.device.type, versions=dict(self._versions), config=self.config,
+                device=self.embedder.device.type if self.embedder is not None else "none", versions=dict(self._versions), config=self.config,
             )
 
