@@ -161,6 +161,10 @@ class DirectionBook:
 
     def _from_classes(self, source: FromClasses) -> tuple[np.ndarray, str]:
         embedder = self.engine.embedder
+        if embedder is None:
+            raise PreconditionFailed("classifier directions need the model's final layer, but this index holds "
+                                     "vectors imported without an embedder (--model none); make the direction "
+                                     "from examples or labels instead")
         if not embedder.layer.penultimate:
             raise PreconditionFailed(
                 f"classifier directions act on the penultimate layer, but this index holds {embedder.name} "
