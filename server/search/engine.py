@@ -32,6 +32,7 @@ from latentspace.indexer.atomic import atomic_write_bytes
 from latentspace.indexer.embedders import Embedder
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item, NewItem
+from latentspace.indexer.manifest import SearchSettings
 from latentspace.indexer.store import IndexStore
 from latentspace.server.config import ServerConfig
 from latentspace.server.errors import (
@@ -89,6 +90,8 @@ class EngineInfo:
     device: str
     versions: dict[str, str]
     config: ServerConfig
+    search: SearchSettings
+    """nprobe, efSearch and the candidate count an approximate index is searched with."""
 
 
 def _versions() -> dict[str, str]:
@@ -500,5 +503,6 @@ class SearchEngine:
                 weights_sha256=e.weights_sha256, pretrained=e.pretrained, metric=self.store.metric,
                 faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
                 device=self.embedder.device.type if self.embedder is not None else "none", versions=dict(self._versions), config=self.config,
+                search=self.store.manifest.search,
             )
 
