@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             running = create_server(directory, config, embedder=embedder)
             try:
                 # In process means the server's own engine, called directly: same store, same batcher.
-                ids = running.engine.store.snapshot()[0]
+                ids = running.engine.store.ids()
                 with Client(running.address, timeout=120) as client:
                     measured = latencies(running.engine, client, ids, embedder.dim, images, args.queries)
                     trips.append(round_trip_ms(client, args.queries))
