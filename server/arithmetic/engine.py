@@ -41,6 +41,7 @@ from latentspace.server.config import ArithmeticLimits
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
 from latentspace.server.search.discovery import DEFAULT_MAX_PAIRS, check_context, discovery_candidates, rank_discovery
 from latentspace.server.search.engine import Scope, SearchEngine
+from latentspace.server.search.exact_top import RankChunk
 from latentspace.server.search.queries import ItemQuery, Named, SearchResult, Source, describe
 
 __all__ = ["ArithmeticEngine", "score_name"]
@@ -59,6 +60,12 @@ def score_name(method: str, metric: str) -> str:
 
 def _item_ids(sources: Iterable[Source]) -> set[int]:
     return {int(s.item_id) for s in sources if isinstance(s, ItemQuery)}
+
+
+def _nearest(point: np.ndarray, label: str, metric: str, exclude: set[int]) -> RankChunk:
+    """Rows ranked by closeness to one point under the index metric (``average`` of one term)."""
+    combination = Combination.of("average", [Term(point, 1.0, name=label)], metric=metric)
+    return lambda rows, ids, k: combination.rank(rows, ids, k=k, exclude_ids=exclude)
 
 
 class ArithmeticEngine:
@@ -204,8 +211,7 @@ class ArithmeticEngine:
         if scope.nothing_allowed:
             empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
             return [empty for _ in points]
-        ranks = [lambda v, i, k, c=Combination.of("average", [Term(p, 1.0, name=label)], metric=store.metric):
-                 c.rank(v, i, k=k, exclude_ids=exclude) for p, label in zip(points, labels)]
+        ranks = [_nearest(p, label, store.metric, exclude) for p, label in zip(points, labels)]
         if self.exact:
             tops = self.engine.exact_tops(ranks, counts, scope.allowed, lower_is_better=store.metric == "l2")
             return [(top.scores, top.ids) for top in tops]
