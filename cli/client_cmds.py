@@ -140,6 +140,15 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(info) -> str:
+    """nprobe, efSearch and candidates, where the server reports them; they matter only to FAISS."""
+    s = info.search
+    if s is None:
+        return ""
+    applies = "" if info.uses_faiss else ", once FAISS searches"
+    return f"; nprobe {s.nprobe}, efSearch {s.ef_search}, {s.candidates} candidates re-scored exactly{applies}"
+
+
 def run_info(args: argparse.Namespace) -> int:
     with _client(args) as client:
         info = client.info()
@@ -155,7 +164,7 @@ def run_info(args: argparse.Namespace) -> int:
         ["model", f"{info.model} {info.layer}, {info.dimension}-d, on {info.device}"],
         ["weights", weights + ("" if info.weights.pretrained else " UNTRAINED")],
         ["metric", info.metric],
-        ["search", search],
+        ["search", search + _settings(info)],
         ["limits", f"k ≤ {info.limits.max_k}, {info.limits.max_batch_queries} queries/batch, "
                    f"{info.limits.max_add_images} images/add, {info.limits.max_ids} ids/call, "
                    f"{info.limits.max_message_bytes / (1 << 20):g} MiB/message"],

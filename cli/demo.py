@@ -64,20 +64,21 @@ def build_index(corpus: Path, directory: Path, embedder) -> None:
 
 
 def show_local_neighbours(directory: Path, k: int) -> None:
-    """The neighbours of the first item of each label, straight from the index (no server)."""
+    """The neighbours of the first item of each label, straight from the index (no server); only
+    those items' vectors are read."""
     with IndexStore.open(directory, readonly=True) as store:
-        ids, vectors = store.snapshot()
-        items = store.items(ids.tolist())
-        scores, hits = store.search(vectors, k + 1, exclude_ids=[{i} for i in ids.tolist()])
+        firsts: dict[str, int] = {}
+        for item in store.iter_items():
+            firsts.setdefault(item.label, item.id)
+        shown = sorted(firsts.values())
+        scores, hits = store.search(store.vectors(shown), k + 1, exclude_ids=[{i} for i in shown])
+        items = store.items(sorted({*shown, *(int(h) for h in hits.ravel() if h >= 0)}))
+
     def name(item_id: int) -> str:
         return f"{items[item_id].label}/{Path(items[item_id].path).name}"
 
-    firsts: dict[str, int] = {}
-    for row, item_id in enumerate(ids.tolist()):
-        firsts.setdefault(items[item_id].label, row)
-    shown = [(row, ids[row].item()) for row in sorted(firsts.values())]
-    width = max(len(name(i)) for _, i in shown)
-    for row, item_id in shown:
+    width = max(len(name(i)) for i in shown)
+    for row, item_id in enumerate(shown):
         found = [f"{name(h)} ({s:.2f})" for s, h in zip(scores[row], hits[row]) if h >= 0][:k]
         print(f"  {name(item_id):<{width}} → " + ", ".join(found))
 

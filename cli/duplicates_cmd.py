@@ -46,12 +46,13 @@ def run_duplicates(args: argparse.Namespace) -> int:
         raise CliError(f"--threshold is a cosine similarity in (0, 1], got {args.threshold}")
     started = time.perf_counter()
     with IndexStore.open(args.index, readonly=True) as store:
-        ids, vectors = store.snapshot()
+        ids = store.ids()
         if len(ids) == 0:
             raise CliError(f"{args.index} holds no items; index some images first")
         with tqdm(total=len(ids), unit="item", desc="comparing", file=sys.stderr,
-                  disable=args.no_progress or args.json) as bar:
-            clusters = near_duplicate_clusters(ids, vectors, threshold=args.threshold, progress=bar.update)
+                  disable=args.no_progress or args.json) as bar:  # rows read chunk by chunk, never all
+            clusters = near_duplicate_clusters(ids, lambda rows: store.vectors(ids[rows]), threshold=args.threshold,
+                                               progress=bar.update)
         seconds = time.perf_counter() - started
         items = store.items([i for c in clusters for i in c.ids])
         rows = []

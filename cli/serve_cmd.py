@@ -112,7 +112,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
     def ready(running) -> None:
         info = running.engine.info()
-        if not info.pretrained:
+        vector_only = running.engine.embedder is None
+        if vector_only:
+            print("note: a vector-only index: no model is loaded, so queries give vectors or item ids, "
+                  "never images", file=sys.stderr)
+        elif not info.pretrained:
             print(f"note: serving UNTRAINED weights ({info.weights_description}); "
                   "neighbours are not semantically meaningful", file=sys.stderr)
         if config.token_file is not None and config.tls_cert is None and config.host not in ("127.0.0.1", "::1", "localhost"):
@@ -121,8 +125,11 @@ def run_serve(args: argparse.Namespace) -> int:
         access = ("TLS" if config.tls_cert else "plaintext") + (", token required" if config.token_file else "")
         if running.metrics_address is not None:
             print(f"metrics at http://{running.metrics_address}/metrics", file=sys.stderr, flush=True)
-        print(f"serving {args.index} ({info.item_count} items, {info.model} {info.layer} {info.dimension}-d, "
-              f"{info.metric}, {search}, model on {info.device}, {access}) on {running.address}", flush=True)
+        model = (f"vectors only, {info.dimension}-d" if vector_only else
+                 f"{info.model} {info.layer} {info.dimension}-d")
+        place = "no model" if vector_only else f"model on {info.device}"
+        print(f"serving {args.index} ({info.item_count} items, {model}, {info.metric}, {search}, {place}, {access}) "
+              f"on {running.address}", flush=True)
         if args.web_port is not None:
             start_web(running)
 

@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="lay the index out in 2-D and draw a picture per grid cell",
         description="Project the stored vectors of DIR to 2-D (PCA to 50-d, then UMAP fitted on at most "
         "--sample points, the rest placed by UMAP's transform), cover the map with a GRID×GRID grid and draw "
-        "in each non-empty cell the image whose point is nearest the cell's centre.",
+        "in each non-empty cell the image whose point is nearest the cell's centre. An index of more than "
+        "--max-points items is drawn from a seeded sample of that many (the grid shows one image per cell).",
     )
     atlas.add_argument("index", type=Path, metavar="DIR", help="index directory")
     atlas.add_argument("--out", type=Path, metavar="FILE.png", help="picture to write")
@@ -79,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="umap (default) or pca (first two principal components: instant, cruder)")
     atlas.add_argument("--sample", type=int, default=20_000,
                        help="fit UMAP on at most this many points; the rest are transformed (default 20000)")
+    atlas.add_argument("--max-points", type=int, default=50_000,
+                       help="project at most this many items, a seeded sample of a larger index (default 50000)")
     atlas.add_argument("--seed", type=int, default=0, help="seed of the sample, of UMAP and of synthesised icons (default 0)")
     icons = atlas.add_argument_group("icons")
     icons.add_argument("--icons", choices=("photos", "synthesised", "both"), default="photos",
@@ -177,7 +180,8 @@ def run_atlas(args: argparse.Namespace) -> int:
 
     if args.out is None and args.html is None:
         raise CliError("say where the atlas goes: --out FILE.png, --html FILE.html, or both")
-    for name, value in (("--grid", args.grid), ("--tile", args.tile), ("--sample", args.sample)):
+    for name, value in (("--grid", args.grid), ("--tile", args.tile), ("--sample", args.sample),
+                        ("--max-points", args.max_points)):
         _positive(name, value)
     if args.sample < 20:
         raise CliError("--sample must be at least 20 so that UMAP has neighbours to learn from")
@@ -190,7 +194,8 @@ def run_atlas(args: argparse.Namespace) -> int:
         if len(store) == 0:
             raise CliError(f"{args.index} holds no items; index some images first")
         atlas = index_atlas(store, ThumbnailCache(store.directory), grid=args.grid, tile=args.tile,
-                            method=args.projection, sample=args.sample, seed=args.seed, progress=not args.no_progress)
+                            method=args.projection, sample=args.sample, seed=args.seed, progress=not args.no_progress,
+                            max_points=args.max_points)
         info = store.manifest.embedder
         picture = atlas.image
         if args.icons != "photos":
@@ -218,7 +223,7 @@ def _synthesised(args: argparse.Namespace, store, atlas):
     except FeatureVisError as exc:
         raise CliError(f"--icon-steps/--icon-size: {exc}") from None
     network = FeatureNetwork(_network_for_index(args, store))
-    drawn = synthesised_atlas(store, network, atlas.layout, params=params, tile=args.tile, gap=atlas.gap,
+    drawn = synthesised_atlas(store, network, atlas.layout, ids=atlas.ids, params=params, tile=args.tile, gap=atlas.gap,
                               batch=args.icon_batch, progress=not args.no_progress).image
     if args.icons == "synthesised":
         return drawn

@@ -26,6 +26,7 @@ from latentspace.client.models import (
     Query,
     QueryInput,
     SearchResult,
+    SearchSettings,
     Sheet,
     Term,
     TermInput,
@@ -306,6 +307,7 @@ def index_info(m: pb.InfoResponse) -> IndexInfo:
         faiss_factory=m.faiss_factory, uses_faiss=m.uses_faiss, device=m.device, versions=dict(m.versions),
         limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes,
                       lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels),
+        search=SearchSettings(m.search.nprobe, m.search.ef_search, m.search.candidates) if m.HasField("search") else None,
     )
 
 

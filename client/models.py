@@ -33,6 +33,7 @@ __all__ = [
     "Query",
     "QueryInput",
     "SearchResult",
+    "SearchSettings",
     "Sheet",
     "Term",
     "TermInput",
@@ -110,6 +111,17 @@ class WeightsInfo:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """How an approximate index is searched: FAISS gathers ``candidates`` neighbours probing
+    ``nprobe`` IVF lists (an HNSW quantiser looks at ``ef_search`` centroids), re-scored exactly.
+    An exact index ignores them."""
+
+    nprobe: int
+    ef_search: int
+    candidates: int
+
+
+@dataclass(frozen=True)
 class Limits:
     max_k: int
     max_batch_queries: int
@@ -138,6 +150,8 @@ class IndexInfo:
     device: str
     versions: Mapping[str, str]
     limits: Limits
+    search: SearchSettings | None = None
+    """None from a server too old to say."""
 
 
 def _read_image(image: ImageInput) -> bytes:

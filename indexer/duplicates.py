@@ -1,10 +1,11 @@
 """Near-duplicate clusters of an index: connected components over a cosine threshold, as
 clip-retrieval's back end removes duplicates.
 
-Pairs come from FAISS ``range_search`` on an inner-product Flat index of the unit rows, queried a
-chunk of rows at a time, so memory grows with the pairs found, never with n². Each pair FAISS
-reports (with its float32 radius widened a little) is re-scored in float64 and kept only when
-its cosine is at least the threshold, so the result is exact.
+Pairs come from comparing the unit rows block by block (``chunk`` × ``chunk``, a float32 product
+whose threshold is widened a little), so memory grows with two chunks and the pairs found, never
+with n or n²; the rows may be read from an index's vector files chunk by chunk. Each candidate
+pair is re-scored in float64 and kept only when its cosine is at least the threshold, so the
+result is exact.
 """
 
 from __future__ import annotations
@@ -38,51 +39,67 @@ def _check_threshold(threshold: float) -> float:
     return threshold
 
 
-def near_duplicate_pairs(ids: np.ndarray, vectors: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
+def _unit(rows: np.ndarray) -> np.ndarray:
+    v64 = np.asarray(rows, dtype=np.float64)
+    norms = np.linalg.norm(v64, axis=1, keepdims=True)
+    return np.divide(v64, norms, out=np.zeros_like(v64), where=norms > 0)
+
+
+Rows = np.ndarray | Callable[[np.ndarray], np.ndarray]
+"""The rows to compare: an ``(n, d)`` array, or a function from positions ``0..n-1`` to their rows."""
+
+
+def near_duplicate_pairs(ids: np.ndarray, vectors: Rows, *, threshold: float = DEFAULT_THRESHOLD,
                          chunk: int = DEFAULT_CHUNK, progress: Callable[[int], None] | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (a, b), a < b by id, whose cosine is >= ``threshold``: (a ids, b ids, cosines).
 
-    A row of norm zero has cosine 0 with everything, so it is never a duplicate. ``progress``
-    is called with the number of rows searched after each chunk.
+    ``vectors`` may be a function reading rows by position (an index's vector files): the rows
+    are compared ``chunk`` × ``chunk`` at a time, so memory is two chunks and the pairs found,
+    however large the index; the work is still every pair, O(n²·d). A row of norm zero has
+    cosine 0 with everything, so it is never a duplicate. ``progress`` is called with the number
+    of rows compared against all later ones after each chunk.
     """
-    import faiss
-
     threshold = _check_threshold(threshold)
     ids = np.asarray(ids, dtype=np.int64)
-    vectors = np.asarray(vectors)
-    if vectors.ndim != 2 or ids.shape != (len(vectors),):
-        raise ValueError(f"vectors {vectors.shape} and ids {ids.shape} are not (n, d) and (n,)")
-    v64 = vectors.astype(np.float64)
-    norms = np.linalg.norm(v64, axis=1, keepdims=True)
-    unit = np.divide(v64, norms, out=np.zeros_like(v64), where=norms > 0)
-    index = faiss.IndexFlatIP(unit.shape[1])
-    index.add(np.ascontiguousarray(unit, dtype=np.float32))
-    radius = float(threshold) - _SLACK
-    found_a, found_b = [], []
-    for start in range(0, len(ids), chunk):
-        queries = np.ascontiguousarray(unit[start: start + chunk], dtype=np.float32)
-        lims, _, rows = index.range_search(queries, radius)
-        counts = np.diff(lims).astype(np.int64)
-        a = np.repeat(np.arange(start, start + len(queries)), counts)
-        rows = rows.astype(np.int64)
-        later = rows > a  # each unordered pair once, never a row with itself
-        found_a.append(a[later])
-        found_b.append(rows[later])
+    if callable(vectors):
+        fetch = vectors
+    else:
+        array = np.asarray(vectors)
+        if array.ndim != 2 or ids.shape != (len(array),):
+            raise ValueError(f"vectors {array.shape} and ids {ids.shape} are not (n, d) and (n,)")
+        fetch = array.__getitem__
+    n, chunk = len(ids), max(1, int(chunk))
+    radius = np.float32(threshold - _SLACK)
+    found_a, found_b, found_cos = [], [], []
+    for start in range(0, n, chunk):
+        rows_a = np.arange(start, min(n, start + chunk))
+        unit_a = _unit(fetch(rows_a))
+        single_a = unit_a.astype(np.float32)
+        for other in range(start, n, chunk):
+            rows_b = np.arange(other, min(n, other + chunk))
+            unit_b = unit_a if other == start else _unit(fetch(rows_b))
+            close = (single_a @ unit_b.astype(np.float32).T) > radius  # a float32 screen, widened
+            la, lb = np.nonzero(close)
+            later = rows_b[lb] > rows_a[la]  # each unordered pair once, never a row with itself
+            la, lb = la[later], lb[later]
+            cos = (unit_a[la] * unit_b[lb]).sum(axis=1)  # the exact check, in float64
+            keep = cos >= threshold
+            found_a.append(rows_a[la[keep]])
+            found_b.append(rows_b[lb[keep]])
+            found_cos.append(cos[keep])
         if progress is not None:
-            progress(len(queries))
+            progress(len(rows_a))
     a = np.concatenate(found_a) if found_a else np.zeros(0, np.int64)
     b = np.concatenate(found_b) if found_b else np.zeros(0, np.int64)
-    cos = (unit[a] * unit[b]).sum(axis=1)
-    keep = cos >= threshold
-    a, b, cos = a[keep], b[keep], cos[keep]
+    cos = np.concatenate(found_cos) if found_cos else np.zeros(0, np.float64)
     ia, ib = ids[a], ids[b]
     lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)
     order = np.lexsort((hi, lo))
     return lo[order], hi[order], cos[order]
 
 
-def near_duplicate_clusters(ids: np.ndarray, vectors: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
+def near_duplicate_clusters(ids: np.ndarray, vectors: Rows, *, threshold: float = DEFAULT_THRESHOLD,
                             chunk: int = DEFAULT_CHUNK, progress: Callable[[int], None] | None = None
                             ) -> list[DuplicateCluster]:
     """Connected components of the near-duplicate graph with two or more items.

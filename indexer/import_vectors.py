@@ -31,11 +31,11 @@ class ImportReport:
 
 def vector_only_embedder(dim: int):
     """The EmbedderInfo of an index whose vectors came from no embedder latentspace knows."""
-    from latentspace.indexer.manifest import EmbedderInfo
+    from latentspace.indexer.manifest import NO_MODEL, EmbedderInfo
 
     if dim < 1:
         raise ValueError(f"--dim must be at least 1, got {dim}")
-    return EmbedderInfo(model="none", layer="none", dimension=dim, weights="none",
+    return EmbedderInfo(model=NO_MODEL, layer=NO_MODEL, dimension=dim, weights=NO_MODEL,
                         weights_description="vectors imported without an embedder; image queries are not possible",
                         weights_sha256="", pretrained=False)
 

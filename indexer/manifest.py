@@ -12,7 +12,7 @@ from typing import Any, Literal
 from latentspace.indexer.atomic import atomic_write_bytes
 
 __all__ = [
-    "FORMAT_VERSION", "EmbedderInfo", "FileRecord", "IndexMismatch", "Manifest", "Metric", "SearchSettings",
+    "FORMAT_VERSION", "NO_MODEL", "EmbedderInfo", "FileRecord", "IndexMismatch", "Manifest", "Metric", "SearchSettings",
     "package_versions",
 ]
 
@@ -24,6 +24,10 @@ Metric = Literal["cosine", "l2"]
 
 class IndexMismatch(ValueError):
     """An index directory was opened with an embedder other than the one that built it."""
+
+
+NO_MODEL = "none"
+"""The model (and layer and weights) recorded for vectors imported without an embedder."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class EmbedderInfo:
             pretrained=identity.pretrained,
             precision=embedder.config.precision,
         )
+
+    @property
+    def vector_only(self) -> bool:
+        """Whether the vectors came from no embedder latentspace knows (``import-vectors --model none``):
+        such an index answers vector and item queries, never image ones."""
+        return self.model == NO_MODEL
 
     def differences(self, other: EmbedderInfo) -> list[str]:
         """Human-readable differences that make vectors of ``self`` and ``other`` incomparable."""

@@ -629,13 +629,18 @@ class IndexStore:
         with self._rw.read():
             return self.vector_files.get(np.asarray(ids, dtype=np.int64))
 
-    def iter_vector_chunks(self, rows: int = 16384, *, release: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(ids, vectors)`` of every item in id order, ``rows`` at a time: memory for one chunk.
+    def iter_vector_chunks(self, rows: int = 16384, *, allowed_ids: np.ndarray | None = None,
+                           release: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, vectors)`` of every item (or of those in ``allowed_ids``) in id order, ``rows`` at
+        a time: memory for one chunk.
 
         The ids are fixed when iteration starts; items removed meanwhile are skipped. ``release``
         (for one pass over everything) unmaps each chunk's file pages after use.
         """
-        for start_ids in np.array_split(self.ids(), max(1, -(-len(self) // max(rows, 1)))):
+        ids = self.ids()
+        if allowed_ids is not None:
+            ids = ids[np.isin(ids, np.asarray(allowed_ids, dtype=np.int64))]
+        for start_ids in np.array_split(ids, max(1, -(-len(ids) // max(rows, 1)))):
             with self._rw.read():
                 chunk = start_ids[self.vector_files.live_mask(start_ids)]
                 vectors = self.vector_files.get(chunk) if len(chunk) else None

@@ -20,7 +20,13 @@ from latentspace.render.sheets import SheetRow, Tile, render_sheet
 from latentspace.render.thumbnails import ThumbnailCache, ThumbnailUnavailable, fill_square, item_image_path, placeholder
 from latentspace.render.units import Activations, top_items
 
-__all__ = ["IndexAtlas", "index_atlas", "unit_sheet"]
+__all__ = ["MAX_ATLAS_POINTS", "IndexAtlas", "atlas_ids", "index_atlas", "unit_sheet"]
+
+MAX_ATLAS_POINTS = 50_000
+"""Most points an atlas projects: a larger index is drawn from a seeded sample of this many items.
+A grid shows one picture per cell (576 at the default 24×24), so the sample loses nothing the
+picture shows, and the vectors read stay bounded (50,000 × 4096 float32 is 800 MB) however
+large the index."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,16 @@ def index_atlas(
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
     progress: bool = False,
+    max_points: int = MAX_ATLAS_POINTS,
 ) -> IndexAtlas:
-    """Project every stored vector to 2-D, lay a grid over the map and draw each non-empty cell."""
-    ids, vectors = store.snapshot()
+    """Project the stored vectors to 2-D, lay a grid over the map and draw each non-empty cell.
+
+    Every item of an index of at most ``max_points``; a seeded sample of that many beyond (see
+    :data:`MAX_ATLAS_POINTS`), so memory is bounded by ``max_points``·d, not by the index."""
+    ids = atlas_ids(store.ids(), max_points, seed=seed)
     if len(ids) == 0:
         raise ValueError(f"index {store.directory} holds no items")
+    vectors = store.vectors(ids)
     points = project_2d(vectors, method=method, normalise=store.metric == "cosine", sample=sample, seed=seed, progress=progress)
     layout = layout_grid(points, grid)
     items = store.items([int(ids[cell.point]) for cell in layout.cells])
@@ -84,6 +95,16 @@ def index_atlas(
         path = str(item_image_path(store.directory, item)) if item is not None else ""
         entries.append(AtlasEntry(squares[cell.point], label, path, item_id))
     return IndexAtlas(ids, points, layout, image, tuple(entries), tile, gap)
+
+
+def atlas_ids(ids: np.ndarray, max_points: int, *, seed: int = 0) -> np.ndarray:
+    """``ids``, or a seeded sample of ``max_points`` of them (ascending) when there are more."""
+    if max_points < 1:
+        raise ValueError(f"max_points must be at least 1, got {max_points}")
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) <= max_points:
+        return ids
+    return np.sort(np.random.default_rng(seed).choice(ids, size=max_points, replace=False))
 
 
 def unit_sheet(store, cache: ThumbnailCache, activations: Activations, unit: int, *, top: int = 16, per_row: int = 8,

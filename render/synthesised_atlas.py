@@ -12,7 +12,7 @@ second atlas of the same index and parameters costs no optimisation.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,8 @@ from latentspace.render.featurevis import FeatureNetwork, OptimisationParams, di
 from latentspace.render.featurevis.optimise import Progress
 
 __all__ = ["SynthesisedAtlas", "cell_means", "synthesised_atlas"]
+
+_MEAN_CHUNK = 4096  # rows read at a time to average the cells
 
 DEFAULT_ICON_PARAMS = OptimisationParams(steps=128, size=128)
 """Icons are small: 128 pixels and half the default steps keep a 24×24 atlas within reach of a CPU."""
@@ -38,14 +40,28 @@ class SynthesisedAtlas:
     image: Image.Image
 
 
-def cell_means(layout: AtlasGrid, vectors: np.ndarray, *, normalise: bool) -> np.ndarray:
-    """The mean vector of the points of each non-empty cell, in ``layout.cells`` order."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    if normalise:
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+def cell_means(layout: AtlasGrid, vectors: np.ndarray | Iterable[np.ndarray], *, normalise: bool) -> np.ndarray:
+    """The mean vector of the points of each non-empty cell, in ``layout.cells`` order.
+
+    ``vectors`` are the points' vectors in point order: one array, or consecutive chunks of it
+    (summed chunk by chunk, so only one chunk is held)."""
+    chunks = [vectors] if isinstance(vectors, np.ndarray) else vectors
     index = layout.point_cells[:, 0] * layout.columns + layout.point_cells[:, 1]
-    means = [vectors[index == cell.row * layout.columns + cell.column].mean(axis=0) for cell in layout.cells]
-    return np.asarray(means, dtype=np.float32)
+    position = {cell.row * layout.columns + cell.column: n for n, cell in enumerate(layout.cells)}
+    cell_of = np.array([position.get(int(i), -1) for i in index], dtype=np.int64)
+    sums, counts, start = None, np.zeros(len(layout.cells)), 0
+    for chunk in chunks:
+        v = np.asarray(chunk, dtype=np.float64)
+        if normalise:
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        cells = cell_of[start: start + len(v)]
+        sums = np.zeros((len(layout.cells), v.shape[1])) if sums is None else sums
+        np.add.at(sums, cells, v)
+        counts += np.bincount(cells, minlength=len(layout.cells))
+        start += len(v)
+    if start != len(index) or sums is None:
+        raise ValueError(f"the layout has {len(index)} points but {start} vectors were given")
+    return (sums / counts[:, None]).astype(np.float32)
 
 
 def synthesised_atlas(
@@ -59,12 +75,17 @@ def synthesised_atlas(
     batch: int = 8,
     progress: bool = False,
     on_step: Callable[[Progress], None] | None = None,
+    ids: np.ndarray | None = None,
 ) -> SynthesisedAtlas:
-    """Icons for every non-empty cell of ``layout`` (made over ``store.snapshot()``'s vectors), drawn as an atlas."""
-    _, vectors = store.snapshot()
-    if len(vectors) != len(layout.point_cells):
-        raise ValueError(f"the layout has {len(layout.point_cells)} points but the index holds {len(vectors)} vectors")
-    means = cell_means(layout, vectors, normalise=store.metric == "cosine")
+    """Icons for every non-empty cell of ``layout``, drawn as an atlas.
+
+    ``ids`` are the items of the layout's points (an :class:`IndexAtlas`'s ``ids``; default every
+    stored id); their vectors are read in chunks to average each cell."""
+    ids = store.ids() if ids is None else np.asarray(ids, dtype=np.int64)
+    if len(ids) != len(layout.point_cells):
+        raise ValueError(f"the layout has {len(layout.point_cells)} points but {len(ids)} items were given")
+    chunks = (store.vectors(ids[i: i + _MEAN_CHUNK]) for i in range(0, len(ids), _MEAN_CHUNK))
+    means = cell_means(layout, chunks, normalise=store.metric == "cosine")
     layer = store.manifest.embedder.layer
     objectives = [direction_objective(network, mean, f"cell ({c.row}, {c.column})", layer=layer)
                   for mean, c in zip(means, layout.cells)]

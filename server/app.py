@@ -36,9 +36,12 @@ __all__ = ["RunningServer", "create_server", "load_index_embedder", "serve"]
 
 
 def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: WeightsChoice | None = None,
-                        precision: Precision | None = None) -> Embedder:
+                        precision: Precision | None = None) -> Embedder | None:
     """The embedder the index's manifest names (model, layer, weights, precision), or with other ``weights``
-    or ``precision`` (a precision other than the recorded one is then refused by the store)."""
+    or ``precision`` (a precision other than the recorded one is then refused by the store).
+
+    None for a vector-only index (``import-vectors --model none``): no model to load, and the
+    server answers vector and item queries only."""
     index_dir = Path(index_dir)
     if not IndexStore.exists(index_dir):
         raise FileNotFoundError(f"{index_dir} is not a latentspace index (no {MANIFEST}); build one with `latentspace index`")
@@ -46,6 +49,8 @@ def load_index_embedder(index_dir: Path, *, device: str = "auto", weights: Weigh
         recorded = Manifest.read(index_dir / MANIFEST).embedder
     except ValueError as exc:  # the refusal IndexStore.open would give, before a model is loaded
         raise IndexCorrupt(str(exc)) from None
+    if recorded.vector_only:
+        return None
     choice = weights if weights is not None else WeightsChoice.parse(recorded.weights)
     config = EmbedderConfig(model=recorded.model, layer=recorded.layer, weights=choice,
                             precision=precision or recorded.precision)
@@ -141,7 +146,8 @@ def create_server(
                     *access, CallCounter(SERVICE_NAME, in_flight), RequestParsing(SERVICE), StatusMapping(SERVICE_NAME)]
     if embedder is None:
         embedder = load_index_embedder(index_dir, device=config.device, weights=weights, precision=precision)
-    store = IndexStore.open(Path(index_dir), expect=EmbedderInfo.from_embedder(embedder))
+    expect = EmbedderInfo.from_embedder(embedder) if embedder is not None else None
+    store = IndexStore.open(Path(index_dir), expect=expect)
     engine = SearchEngine(store, embedder, config, **({"events": metrics} if metrics is not None else {}))
     endpoint = None
     try:

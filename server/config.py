@@ -117,12 +117,15 @@ class ServerConfig:
     """Serve Prometheus metrics over HTTP at ``host:metrics_port/metrics``; None: no metrics (0: a free port)."""
     arithmetic: ArithmeticLimits = ArithmeticLimits()
     """Limits of Combine, Shift, Walk and CreateDirection."""
+    scan_chunk_bytes: int = 8 * MiB
+    """Stored vectors (float32 bytes) one request reads at a time when it scores every row
+    (a Flat index); its scoring then holds about four times this, however large the index."""
     pictures: PictureLimits = PictureLimits()
     """Limits of GetThumbnails and RenderSheet."""
 
     def __post_init__(self) -> None:
         positive = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes",
-                    "max_embed_batch", "max_workers", "max_concurrent_rpcs")
+                    "max_embed_batch", "max_workers", "max_concurrent_rpcs", "scan_chunk_bytes")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -42,6 +42,14 @@ class PreconditionFailed(ServiceError):
     """The index cannot answer this as it was built (classifier rows need the penultimate layer)."""
 
 
+def no_embedder(what: str) -> PreconditionFailed:
+    """The refusal of image work on an index imported without an embedder (``--model none``)."""
+    return PreconditionFailed(
+        f"{what}: this index holds vectors imported without an embedder (--model none), so the server "
+        f"cannot embed images; query by item id or send the vector itself (a vector query or term), "
+        f"and add items with `latentspace import-vectors`")
+
+
 class TooLarge(ServiceError):
     """The request asks for more than the server's configured limits allow."""
 

@@ -1,7 +1,8 @@
 """The atlas of the served index, computed by the gateway from what the service already offers.
 
 GetItems returns stored vectors and GetThumbnails the pictures, so no new RPC is needed: the
-gateway fetches every vector once, lays them out with :mod:`latentspace.render` (PCA, UMAP,
+gateway fetches the vectors once (of every item, or of a seeded sample of
+:data:`~latentspace.render.index_pictures.MAX_ATLAS_POINTS` items of a larger index), lays them out with :mod:`latentspace.render` (PCA, UMAP,
 the grid) and keeps the layout until the index changes (another item count or last id). The page
 draws each cell with ``/api/thumbnails/ID.png``.
 """
@@ -44,9 +45,11 @@ class AtlasCache:
         from latentspace.render.atlas import layout_grid
         from latentspace.render.projection import project_2d
 
+        from latentspace.render.index_pictures import MAX_ATLAS_POINTS, atlas_ids
+
         info = self._client.info()
         chunk = max(1, info.limits.max_ids)
-        ids = [item.id for item in items]
+        ids = atlas_ids(np.array([item.id for item in items], dtype=np.int64), MAX_ATLAS_POINTS).tolist()
         vectors = []
         for start in range(0, len(ids), chunk):
             vectors += [item.vector for item in self._client.get_items(ids[start:start + chunk], with_vectors=True)]

@@ -34,7 +34,7 @@ def save_small(image: Image.Image, path: Path) -> None:
 
 
 def find(store: IndexStore, name: str) -> int:
-    ids, _ = store.snapshot()
+    ids = store.ids()
     for item_id, item in store.items(ids.tolist()).items():
         if Path(item.path).stem == name:
             return item_id

@@ -256,7 +256,7 @@ class Limits(_message.Message):
     def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_thumbnails: _Optional[int] = ..., max_tile_size: _Optional[int] = ..., max_picture_pixels: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("item_count", "dimension", "model", "layer", "weights", "metric", "faiss_factory", "uses_faiss", "device", "versions", "limits")
+    __slots__ = ("item_count", "dimension", "model", "layer", "weights", "metric", "faiss_factory", "uses_faiss", "device", "versions", "limits", "search")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +275,7 @@ class InfoResponse(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     item_count: int
     dimension: int
     model: str
@@ -286,7 +287,18 @@ class InfoResponse(_message.Message):
     device: str
     versions: _containers.ScalarMap[str, str]
     limits: Limits
-    def __init__(self, item_count: _Optional[int] = ..., dimension: _Optional[int] = ..., model: _Optional[str] = ..., layer: _Optional[str] = ..., weights: _Optional[_Union[WeightsInfo, _Mapping]] = ..., metric: _Optional[str] = ..., faiss_factory: _Optional[str] = ..., uses_faiss: _Optional[bool] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    search: SearchSettings
+    def __init__(self, item_count: _Optional[int] = ..., dimension: _Optional[int] = ..., model: _Optional[str] = ..., layer: _Optional[str] = ..., weights: _Optional[_Union[WeightsInfo, _Mapping]] = ..., metric: _Optional[str] = ..., faiss_factory: _Optional[str] = ..., uses_faiss: _Optional[bool] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., search: _Optional[_Union[SearchSettings, _Mapping]] = ...) -> None: ...
+
+class SearchSettings(_message.Message):
+    __slots__ = ("nprobe", "ef_search", "candidates")
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    nprobe: int
+    ef_search: int
+    candidates: int
+    def __init__(self, nprobe: _Optional[int] = ..., ef_search: _Optional[int] = ..., candidates: _Optional[int] = ...) -> None: ...
 
 class Term(_message.Message):
     __slots__ = ("query", "direction", "weight")

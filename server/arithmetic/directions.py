@@ -17,9 +17,20 @@ from latentspace.indexer.models.categories import AmbiguousClass, ClassOutOfRang
 from latentspace.indexer.models.categories import find_class as categories_find_class
 from latentspace.indexer.item_db import Direction
 from latentspace.indexer.store import DirectionExists
-from latentspace.server.arithmetic.learned_directions import LEARNED_METHODS, LearnedDirection, fit_direction
+from latentspace.server.arithmetic.learned_directions import (
+    LEARNED_METHODS,
+    Corpus,
+    LearnedDirection,
+    fit_direction,
+    sample_positions,
+)
 from latentspace.server.arithmetic.requests import DirectionSource, FromClasses, FromLabels, FromSets, FromVector
-from latentspace.server.arithmetic.trajectories import direction_from_classifier, direction_from_sets
+from latentspace.server.arithmetic.trajectories import (
+    direction_from_classifier,
+    direction_from_means,
+    direction_from_sets,
+    unit_mean,
+)
 from latentspace.server.config import ArithmeticLimits
 from latentspace.server.errors import (
     AlreadyExists,
@@ -31,11 +42,16 @@ from latentspace.server.errors import (
 )
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
 from latentspace.server.search.engine import SearchEngine
+from latentspace.server.search.exact_top import chunk_rows
 from latentspace.server.search.queries import Named, describe
 from latentspace.server.search.resolve import known_directions
 from latentspace.server.search.validation import check_label, check_vector
 
 __all__ = ["DirectionBook", "NAME_RULE", "check_direction_name", "find_class"]
+
+LABEL_EXAMPLES = 5000
+"""Most items of each label a learned probe between two labels fits on (a seeded sample of a
+larger label): the probe holds its examples, and more than this adds little to a linear fit."""
 
 NAME_RULE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a direction name may be: safe in a file name, a URL or a shell word without quoting."""
@@ -131,36 +147,69 @@ class DirectionBook:
         return vector, f"mean of {n} positive minus mean of {len(source.negative)} negative examples: {examples}"
 
     def _learn(self, method: str, positives: np.ndarray, negatives: np.ndarray) -> LearnedDirection:
-        """A linear probe between the example sets; probe and whitened read the index's covariance."""
-        corpus = self._store.snapshot()[1] if method in ("probe", "whitened") else None
+        """A linear probe between the example sets; probe and whitened read the index's vectors,
+        chunk by chunk (the covariance) or as a bounded seeded sample (the whitening)."""
+        corpus = self._corpus() if method in ("probe", "whitened") else None
         return fit_direction(positives, negatives, method=method, corpus=corpus)
 
+    def _corpus(self) -> Corpus:
+        store = self._store
+        rows = chunk_rows(store.dim, budget=self.engine.config.scan_chunk_bytes)
+
+        def sample(count: int, seed: int) -> np.ndarray:
+            ids = store.ids()
+            return self.engine._live_rows(ids[sample_positions(len(ids), count, seed)].tolist())[1]
+
+        return Corpus(lambda: (v for _, v in store.iter_vector_chunks(rows)), sample)
+
+    def _label_rows(self, label: str, what: str) -> np.ndarray:
+        """A label's non-zero vectors (a seeded sample of ``LABEL_EXAMPLES`` when it has more), for
+        a learned probe between two labels."""
+        ids = self._store.ids_with_labels([label])
+        _, rows = self.engine._live_rows(ids[sample_positions(len(ids), LABEL_EXAMPLES, 0)].tolist())
+        rows = rows[rows.any(axis=1)]
+        if len(rows) == 0:
+            raise InvalidQuery(f"{what}: every item with label {label!r} has an all-zero vector")
+        return rows
+
     def _from_labels(self, source: FromLabels) -> tuple[np.ndarray, str]:
+        """The mean difference of two labels' unit vectors, averaged in chunks over every item of
+        each; a learned probe fits on at most ``LABEL_EXAMPLES`` of each (a seeded sample)."""
         a = check_label(source.positive, what="positive label")
         b = check_label(source.negative, what="negative label")
         if a == b:
             raise InvalidQuery(f"positive and negative labels are both {a!r}: that has no direction")
         store = self.engine.store
-        ids, vectors = store.snapshot()
         counts = store.label_counts()
-        sets = []
+        rows = chunk_rows(store.dim, budget=self.engine.config.scan_chunk_bytes)
+        sides = []
         for what, label in (("positive label", a), ("negative label", b)):
             if not counts.get(label):
                 known = ", ".join(repr(k) for k in list(counts)[:20]) or "none"
                 raise NotFound(f"{what}: no item has label {label!r}; labels in the index: {known}")
-            rows = vectors[np.isin(ids, store.ids_with_labels([label]))]
-            rows = rows[rows.any(axis=1)]  # a zero vector has no direction to average
-            if len(rows) == 0:
+            if source.learned:
+                sides.append(self._label_rows(label, what))
+                continue
+            chunks = (v for _, v in store.iter_vector_chunks(rows, allowed_ids=store.ids_with_labels([label])))
+            mean, used = unit_mean(chunks)
+            if mean is None:
                 raise InvalidQuery(f"{what}: every item with label {label!r} has an all-zero vector")
-            sets.append(rows)
-        labels = f"label {a!r} ({len(sets[0])} items) minus label {b!r} ({len(sets[1])} items)"
+            sides.append((mean, used))
         if source.learned:
-            fitted = self._learn(source.learned, sets[0], sets[1])
-            return fitted, f"{fitted.describe()}: {labels}"
-        return direction_from_sets(sets[0], sets[1]), labels
+            pos, neg = sides
+            fitted = self._learn(source.learned, pos, neg)
+            sampled = f"label {a!r} ({len(pos)} items) minus label {b!r} ({len(neg)} items)"
+            return fitted, f"{fitted.describe()}: {sampled}"
+        (pos_mean, pos_count), (neg_mean, neg_count) = sides
+        labels = f"label {a!r} ({pos_count} items) minus label {b!r} ({neg_count} items)"
+        return direction_from_means(pos_mean, neg_mean), labels
 
     def _from_classes(self, source: FromClasses) -> tuple[np.ndarray, str]:
         embedder = self.engine.embedder
+        if embedder is None:
+            raise PreconditionFailed("classifier directions need the model's final layer, but this index holds "
+                                     "vectors imported without an embedder (--model none); make the direction "
+                                     "from examples or labels instead")
         if not embedder.layer.penultimate:
             raise PreconditionFailed(
                 f"classifier directions act on the penultimate layer, but this index holds {embedder.name} "

@@ -6,7 +6,9 @@ embedder, batcher, resolver and lifecycle. It checks a request where it enters
 to score and hands them to the pure core (:class:`~latentspace.server.arithmetic.scoring.Combination`,
 :mod:`~latentspace.server.arithmetic.trajectories`):
 
-* a Flat index (or one whose FAISS index is not trained yet): every stored row;
+* a Flat index (or one whose FAISS index is not trained yet): every stored row, read from the
+  vector files in chunks with only the best rows kept (:mod:`~latentspace.server.search.exact_top`),
+  so a request never holds n·d floats; a ``sum_scores`` with no neighbour query is scored so too;
 * an approximate index (IVF…, HNSW…): the union of the FAISS neighbours of the combination's
   candidate queries (or of each point of a path), ``max(candidate_factor·k, min_candidates)``
   per query, re-scored exactly on the stored vectors.
@@ -39,6 +41,7 @@ from latentspace.server.config import ArithmeticLimits
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
 from latentspace.server.search.discovery import DEFAULT_MAX_PAIRS, check_context, discovery_candidates, rank_discovery
 from latentspace.server.search.engine import Scope, SearchEngine
+from latentspace.server.search.exact_top import RankChunk
 from latentspace.server.search.queries import ItemQuery, Named, SearchResult, Source, describe
 
 __all__ = ["ArithmeticEngine", "score_name"]
@@ -57,6 +60,12 @@ def score_name(method: str, metric: str) -> str:
 
 def _item_ids(sources: Iterable[Source]) -> set[int]:
     return {int(s.item_id) for s in sources if isinstance(s, ItemQuery)}
+
+
+def _nearest(point: np.ndarray, label: str, metric: str, exclude: set[int]) -> RankChunk:
+    """Rows ranked by closeness to one point under the index metric (``average`` of one term)."""
+    combination = Combination.of("average", [Term(point, 1.0, name=label)], metric=metric)
+    return lambda rows, ids, k: combination.rank(rows, ids, k=k, exclude_ids=exclude)
 
 
 class ArithmeticEngine:
@@ -94,16 +103,16 @@ class ArithmeticEngine:
             if scope.nothing_allowed:
                 return SearchResult((), name)
             queries = None if self.exact else combination.candidate_queries()
+            candidates = self.limits.candidates(scope.ranked) + len(exclude)
             if queries is None or len(queries) == 0:  # sum_scores may have no neighbour query: score all
-                ids, rows = self._all_rows(scope.allowed)
-            else:
-                ids, rows = self._candidates(queries, self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
+                return self.engine.exact_result(
+                    scope, lambda v, i, k: combination.rank(v, i, k=k, exclude_ids=exclude),
+                    metric=name, candidates=candidates)
+            ids, rows = self._candidates(queries, candidates, scope.allowed)
             if scope.refinement is None:
                 return self.engine.results([combination.rank(rows, ids, k=scope.k, exclude_ids=exclude)], name)[0]
             scores, ranked = combination.rank(rows, ids, k=max(1, len(ids)), exclude_ids=exclude)
-            where = {i: n for n, i in enumerate(ids.tolist())}
-            vectors = rows[[where[i] for i in ranked.tolist()]] if len(ranked) else rows[:0]
-            return self.engine.refined_result(scope, scores, ranked, vectors, metric=name)
+            return self.engine.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)], metric=name)
 
     def discover(self, request: DiscoverRequest, *, deadline: Deadline = NO_DEADLINE) -> SearchResult:
         """Items ranked by context pairs satisfied, then by similarity to the target; see
@@ -125,18 +134,18 @@ class ArithmeticEngine:
             exclude = set() if request.options.include_self else _item_ids(e.source for e in entries)
             if scope.nothing_allowed:
                 return SearchResult((), "discovery")
+            candidates = self.limits.candidates(scope.ranked) + len(exclude)
+
+            def rank(rows: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+                return rank_discovery(query, vectors=rows, ids=ids, metric=store.metric, k=k, exclude_ids=exclude)[:2]
+
             if self.exact:
-                ids, rows = self._all_rows(scope.allowed)
-            else:
-                ids, rows = self._candidates(discovery_candidates(query, store.metric),
-                                             self.limits.candidates(scope.ranked) + len(exclude), scope.allowed)
-            k = scope.k if scope.refinement is None else max(1, len(ids))
-            scores, ranked, _ = rank_discovery(query, vectors=rows, ids=ids, metric=store.metric, k=k,
-                                               exclude_ids=exclude)
+                return self.engine.exact_result(scope, rank, metric="discovery", candidates=candidates)
+            ids, rows = self._candidates(discovery_candidates(query, store.metric), candidates, scope.allowed)
             if scope.refinement is None:
-                return self.engine.results([(scores, ranked)], "discovery")[0]
-            where = {i: n for n, i in enumerate(ids.tolist())}
-            return self.engine.refined_result(scope, scores, ranked, rows[[where[i] for i in ranked.tolist()]],
+                return self.engine.results([rank(rows, ids, scope.k)], "discovery")[0]
+            scores, ranked = rank(rows, ids, max(1, len(ids)))
+            return self.engine.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)],
                                               metric="discovery")
 
     def shift(self, request: ShiftRequest, *, deadline: Deadline = NO_DEADLINE) -> PathResult:
@@ -178,9 +187,6 @@ class ArithmeticEngine:
 
     # -- rows to score -------------------------------------------------------------------------
 
-    def _all_rows(self, allowed: np.ndarray | None) -> Rows:
-        return self.engine.rows(allowed)
-
     def _candidates(self, queries: np.ndarray, count: int, allowed: np.ndarray | None) -> Rows:
         """The union of each query's ``count`` FAISS neighbours, with their stored vectors.
 
@@ -205,10 +211,9 @@ class ArithmeticEngine:
         if scope.nothing_allowed:
             empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
             return [empty for _ in points]
+        ranks = [_nearest(p, label, store.metric, exclude) for p, label in zip(points, labels)]
         if self.exact:
-            ids, rows = self._all_rows(scope.allowed)
-        else:
-            ids, rows = self._candidates(points, self.limits.candidates(max(counts)) + len(exclude), scope.allowed)
-        return [Combination.of("average", [Term(p, 1.0, name=label)], metric=store.metric)
-                .rank(rows, ids, k=count, exclude_ids=exclude)
-                for p, label, count in zip(points, labels, counts)]
+            tops = self.engine.exact_tops(ranks, counts, scope.allowed, lower_is_better=store.metric == "l2")
+            return [(top.scores, top.ids) for top in tops]
+        ids, rows = self._candidates(points, self.limits.candidates(max(counts)) + len(exclude), scope.allowed)
+        return [rank(rows, ids, count) for rank, count in zip(ranks, counts)]

@@ -23,19 +23,49 @@ Every method reports the accuracy of its probe on held-out examples (stratified 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from latentspace.server.errors import InvalidQuery
 
-__all__ = ["LEARNED_METHODS", "LearnedDirection", "WHITEN_COMPONENTS", "corpus_pattern", "fit_direction"]
+__all__ = ["LEARNED_METHODS", "Corpus", "LearnedDirection", "WHITEN_COMPONENTS", "WHITEN_SAMPLE", "corpus_pattern",
+           "fit_direction", "sample_positions"]
 
 LEARNED_METHODS: tuple[str, ...] = ("probe", "logistic", "fisher", "whitened")
 WHITEN_COMPONENTS = 50
 DEFAULT_FOLDS = 5
 #: corpus_pattern() reads the corpus this many rows at a time.
 _CHUNK_ROWS = 8192
+#: PCA whitening is fitted on at most this many corpus rows (a seeded sample of a larger corpus).
+WHITEN_SAMPLE = 20_000
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The index's vectors as the probes read them, never all at once: ``chunks()`` yields the raw
+    rows in a fixed order, chunk by chunk (the covariance pattern reads them twice), and
+    ``sample(count, seed)`` returns a seeded sample of at most ``count`` rows (the whitening PCA)."""
+
+    chunks: Callable[[], Iterable[np.ndarray]]
+    sample: Callable[[int, int], np.ndarray]
+
+    @classmethod
+    def of(cls, corpus: Corpus | np.ndarray) -> Corpus:
+        """A corpus over an array of rows (kept as it is), or ``corpus`` itself."""
+        if isinstance(corpus, Corpus):
+            return corpus
+        rows = np.asarray(corpus)
+        return cls(lambda: (rows[i: i + _CHUNK_ROWS] for i in range(0, len(rows), _CHUNK_ROWS)),
+                   lambda count, seed: rows[sample_positions(len(rows), count, seed)])
+
+
+def sample_positions(n: int, count: int, seed: int) -> np.ndarray:
+    """Positions (ascending) of a seeded sample of ``count`` of ``n`` rows; all of them when n <= count."""
+    if n <= count:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, count, replace=False))
 
 
 @dataclass(frozen=True)
@@ -66,20 +96,24 @@ def _unit(m: np.ndarray, what: str) -> np.ndarray:
     return m / norms
 
 
-def corpus_pattern(corpus: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Σ·w for the covariance Σ of the corpus's unit rows, without forming the d×d matrix."""
-    corpus = np.asarray(corpus)
-    n = len(corpus)
+def corpus_pattern(corpus: Corpus | np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ·w for the covariance Σ of the corpus's unit rows, in two chunked passes, without forming
+    the d×d matrix or holding the corpus."""
+    corpus = Corpus.of(corpus)
+    w = np.asarray(w, dtype=np.float64)
+    n, mean = 0, np.zeros(len(w))
+    for chunk in corpus.chunks():
+        mean += _unit_rows_safe(chunk).sum(axis=0)
+        n += len(chunk)
     if n < 2:
         raise InvalidQuery("the index needs at least 2 items to estimate its covariance")
-    total, mean = np.zeros(corpus.shape[1]), np.zeros(corpus.shape[1])
-    for i in range(0, n, _CHUNK_ROWS):
-        mean += _unit_rows_safe(corpus[i: i + _CHUNK_ROWS]).sum(axis=0)
     mean /= n
-    for i in range(0, n, _CHUNK_ROWS):
-        z = _unit_rows_safe(corpus[i: i + _CHUNK_ROWS]) - mean
+    total, seen = np.zeros(len(w)), 0
+    for chunk in corpus.chunks():
+        z = _unit_rows_safe(chunk) - mean
         total += z.T @ (z @ w)
-    return total / (n - 1)
+        seen += len(chunk)
+    return total / (seen - 1)
 
 
 def _unit_rows_safe(m: np.ndarray) -> np.ndarray:
@@ -89,15 +123,12 @@ def _unit_rows_safe(m: np.ndarray) -> np.ndarray:
 
 
 class _Whitener:
-    """PCA whitening fitted on the corpus's unit rows (at most 20,000 of them, seeded sample)."""
+    """PCA whitening fitted on the corpus's unit rows (at most :data:`WHITEN_SAMPLE`, seeded sample)."""
 
-    def __init__(self, corpus: np.ndarray, components: int, seed: int) -> None:
+    def __init__(self, corpus: Corpus, components: int, seed: int) -> None:
         from sklearn.decomposition import PCA
 
-        rows = np.asarray(corpus)
-        if len(rows) > 20000:
-            rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), 20000, replace=False))]
-        rows = _unit_rows_safe(rows)
+        rows = _unit_rows_safe(corpus.sample(WHITEN_SAMPLE, seed))
         k = min(components, len(rows) - 1, rows.shape[1])
         if k < 1:
             raise InvalidQuery("the index needs at least 2 items to whiten its vectors")
@@ -122,10 +153,12 @@ def _classifier(method: str):
 
 
 def fit_direction(positives: np.ndarray, negatives: np.ndarray, *, method: str = "probe",
-                  corpus: np.ndarray | None = None, folds: int = DEFAULT_FOLDS, seed: int = 0) -> LearnedDirection:
+                  corpus: Corpus | np.ndarray | None = None, folds: int = DEFAULT_FOLDS,
+                  seed: int = 0) -> LearnedDirection:
     """Fit ``method`` between the sets and return its unit direction (positives' side positive).
 
-    ``corpus`` (the index's vectors, raw) is needed by ``probe`` and ``whitened``. At least two
+    ``corpus`` (the index's vectors, raw: an array or a chunked :class:`Corpus`) is needed by
+    ``probe`` and ``whitened``. At least two
     examples per side, so that each side is represented in a held-out fold.
     """
     if method not in LEARNED_METHODS:
@@ -142,7 +175,7 @@ def fit_direction(positives: np.ndarray, negatives: np.ndarray, *, method: str =
         raise InvalidQuery(f"folds must be an integer >= 2, got {folds!r}")
     x = np.concatenate([pos, neg])
     y = np.r_[np.ones(len(pos), dtype=int), np.zeros(len(neg), dtype=int)]
-    whitener = _Whitener(corpus, WHITEN_COMPONENTS, seed) if method == "whitened" else None
+    whitener = _Whitener(Corpus.of(corpus), WHITEN_COMPONENTS, seed) if method == "whitened" else None
     features = whitener.transform(x) if whitener else x
     accuracy, used = _held_out_accuracy(method, features, y, min(int(folds), len(pos), len(neg)), seed)
     w = _classifier(method).fit(features, y).coef_[0].astype(np.float64)

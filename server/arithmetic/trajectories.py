@@ -10,7 +10,7 @@ runs them where a request enters, before anything is embedded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -25,9 +25,11 @@ __all__ = [
     "check_mode",
     "check_steps",
     "direction_from_classifier",
+    "direction_from_means",
     "direction_from_sets",
     "interpolate",
     "shift_points",
+    "unit_mean",
     "walk_rows",
 ]
 
@@ -94,10 +96,28 @@ def direction_from_sets(positives: np.ndarray, negatives: np.ndarray) -> np.ndar
         sets.append(m)
     if sets[0].shape[1] != sets[1].shape[1]:
         raise InvalidQuery(f"negatives: dimension {sets[1].shape[1]} != {sets[0].shape[1]}")
-    d = unit_rows(sets[0]).mean(axis=0) - unit_rows(sets[1]).mean(axis=0)
+    return direction_from_means(unit_rows(sets[0]).mean(axis=0), unit_rows(sets[1]).mean(axis=0))
+
+
+def direction_from_means(positive_mean: np.ndarray, negative_mean: np.ndarray) -> np.ndarray:
+    """positive_mean − negative_mean as float32, the means being of unit rows (:func:`unit_mean`)."""
+    d = np.asarray(positive_mean, dtype=np.float64) - np.asarray(negative_mean, dtype=np.float64)
     if np.linalg.norm(d) <= 1e-12:
         raise InvalidQuery("positives and negatives have the same mean direction: no direction")
     return d.astype(np.float32)
+
+
+def unit_mean(chunks: Iterable[np.ndarray]) -> tuple[np.ndarray | None, int]:
+    """The mean of the unit-normalised non-zero rows of ``chunks`` and how many there were
+    (None, 0 when none): summed chunk by chunk, so a label of any size is averaged in bounded memory."""
+    total, count = None, 0
+    for chunk in chunks:
+        m = np.asarray(chunk, dtype=np.float64)
+        m = m[m.any(axis=1)]  # a zero vector has no direction to average
+        if len(m):
+            total = unit_rows(m).sum(axis=0) + (0.0 if total is None else total)
+            count += len(m)
+    return (None if total is None else total / count), count
 
 
 def direction_from_classifier(weight: np.ndarray, a: int, b: int) -> np.ndarray:

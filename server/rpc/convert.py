@@ -242,6 +242,8 @@ def info_response(info: EngineInfo) -> pb.InfoResponse:
                          max_ids=c.max_ids, max_message_bytes=c.max_message_bytes,
                          max_thumbnails=c.pictures.max_thumbnails, max_tile_size=c.pictures.max_tile_size,
                          max_picture_pixels=c.pictures.max_picture_pixels),
+        search=pb.SearchSettings(nprobe=info.search.nprobe, ef_search=info.search.ef_search,
+                                 candidates=info.search.candidates),
     )
 
 

@@ -32,6 +32,7 @@ from latentspace.indexer.atomic import atomic_write_bytes
 from latentspace.indexer.embedders import Embedder
 from latentspace.indexer.images import ImageRejected, decode_image
 from latentspace.indexer.item_db import Item, NewItem
+from latentspace.indexer.manifest import SearchSettings
 from latentspace.indexer.store import IndexStore
 from latentspace.server.config import ServerConfig
 from latentspace.server.errors import (
@@ -40,6 +41,7 @@ from latentspace.server.errors import (
     ShuttingDown,
     TooLarge,
     is_disk_full,
+    no_embedder,
     no_such_items,
     storage_full,
 )
@@ -57,9 +59,10 @@ from latentspace.server.search.queries import (
     SearchResult,
     VectorQuery,
 )
-from latentspace.server.search.refined import Refinement, check_refinement, refine
+from latentspace.server.search.exact_top import RankChunk, TopRows, chunk_rows, exact_tops
+from latentspace.server.search.refined import Pool, Refinement, check_refinement, refine, refine_pool
 from latentspace.server.search.resolve import Resolver
-from latentspace.server.search.similarity import similarities
+from latentspace.server.search.similarity import rank_similar
 from latentspace.server.search.validation import check_ids, check_k, check_label, check_labels, check_path
 
 __all__ = ["EngineInfo", "IMAGES_DIR", "Scope", "SearchEngine"]
@@ -87,6 +90,8 @@ class EngineInfo:
     device: str
     versions: dict[str, str]
     config: ServerConfig
+    search: SearchSettings
+    """nprobe, efSearch and the candidate count an approximate index is searched with."""
 
 
 def _versions() -> dict[str, str]:
@@ -121,6 +126,15 @@ class Scope:
         return self.allowed is not None and len(self.allowed) == 0
 
 
+def _cannot_embed(batch: torch.Tensor) -> np.ndarray:
+    raise no_embedder("images")  # never reached: embed_images refuses first
+
+
+def _vectors_of(top: TopRows) -> np.ndarray:
+    """The kept rows' vectors, or an empty column per row when the refinement reads none."""
+    return top.vectors if top.vectors is not None else np.zeros((len(top.ids), 0), np.float32)
+
+
 def _query_label(query: Query, index: int, count: int) -> str:
     """How errors name query ``index`` of a batch: ``query 1``, ``query 1: vector``; nothing for one query."""
     label = f"query {index}" if count > 1 else ""
@@ -133,15 +147,19 @@ def _query_label(query: Query, index: int, count: int) -> str:
 class SearchEngine:
     """Searches, embeds, adds and removes over one index; see the module docstring."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: ServerConfig, *,
+    def __init__(self, store: IndexStore, embedder: Embedder | None, config: ServerConfig, *,
                  events: ServingEvents = NO_EVENTS) -> None:
-        """``events`` hears of forward passes, index searches and queue depths (the metrics)."""
-        if store.dim != embedder.dim:
+        """``events`` hears of forward passes, index searches and queue depths (the metrics).
+
+        ``embedder`` None serves a vector-only index (``import-vectors --model none``): vector and
+        item queries work, anything that needs an image embedded is FAILED_PRECONDITION."""
+        if embedder is not None and store.dim != embedder.dim:
             raise ValueError(f"the index holds {store.dim}-d vectors but the embedder makes {embedder.dim}-d ones")
         self.store = store
         self.embedder = embedder
         self.config = config
-        self.batcher = EmbedBatcher(embedder.embed_batch, max_batch=config.max_embed_batch,
+        self.batcher = EmbedBatcher(embedder.embed_batch if embedder is not None else _cannot_embed,
+                                    max_batch=config.max_embed_batch,
                                     window_s=config.batch_window_ms / 1000.0, events=events)
         self.searcher = SearchBatcher(store.search, max_batch=max(config.max_batch_queries, 64),
                                       window_s=config.batch_window_ms / 1000.0, events=events)
@@ -183,24 +201,28 @@ class SearchEngine:
 
     # -- the building blocks of every engine ---------------------------------------------------
 
-    def embed_images(self, blobs: Sequence[tuple[str, bytes]], *,
-                     deadline: Deadline = NO_DEADLINE) -> tuple[np.ndarray, list]:
+    def embed_images(self, blobs: Sequence[tuple[str, bytes]], *, deadline: Deadline = NO_DEADLINE,
+                     what: str = "") -> tuple[np.ndarray, list]:
         """Vectors ``(n, d)`` of encoded images, and the decoded images, in one shared forward pass.
 
         Decoding and preparing run in the calling thread; a rejection names the image by the
-        prefix given with it (``blobs[i][0]``); ``deadline`` is checked before each decode.
+        prefix given with it (``blobs[i][0]``); ``deadline`` is checked before each decode. An index
+        without an embedder refuses, naming ``what`` asked for the images.
         """
+        if self.embedder is None:
+            raise no_embedder(what or "an image query")
         decoded: list = []
+        embedder = self.embedder
 
         def prepare() -> list[torch.Tensor]:
             tensors = []
             for number, (where, data) in enumerate(blobs, 1):
                 deadline.check(f"before decoding image {number} of {len(blobs)}")
                 try:
-                    image = decode_image(data, min_side=self.embedder.preprocessing.min_side)  # as the indexer
+                    image = decode_image(data, min_side=embedder.preprocessing.min_side)  # as the indexer
                 except ImageRejected as exc:
                     raise InvalidQuery(f"{where}image rejected ({exc.reason.value}): {exc}") from None
-                tensors.append(self.embedder.prepare(image.image))
+                tensors.append(embedder.prepare(image.image))
                 decoded.append(image)
             return tensors
 
@@ -232,13 +254,31 @@ class SearchEngine:
         """True when every stored row is scored: a Flat index, or one FAISS cannot search yet."""
         return not self.store.uses_faiss or self.store.manifest.faiss_factory.replace(" ", "") == "Flat"
 
-    def rows(self, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, vectors)`` of every stored row the label filter allows."""
-        ids, vectors = self.store.snapshot()
-        if allowed is None:
-            return ids, vectors
-        keep = np.isin(ids, allowed)
-        return ids[keep], vectors[keep]
+    def exact_tops(self, ranks: Sequence[RankChunk], counts: Sequence[int], allowed: np.ndarray | None, *,
+                   lower_is_better: bool | Sequence[bool] = False, keep_vectors: bool = False) -> list[TopRows]:
+        """Each ranking's best ``counts[i]`` rows over every stored row the label filter allows,
+        in one chunked pass over the vector files: memory for a chunk and the rows kept, not n·d."""
+        rows = chunk_rows(self.store.dim, budget=self.config.scan_chunk_bytes)
+        chunks = self.store.iter_vector_chunks(rows, allowed_ids=allowed)
+        return exact_tops(chunks, ranks, counts, dim=self.store.dim, lower_is_better=lower_is_better,
+                          keep_vectors=keep_vectors)
+
+    def exact_result(self, scope: Scope, rank: RankChunk, *, metric: str, candidates: int) -> SearchResult:
+        """One ranking over every row the label filter allows, in chunks: its top k, or the pool
+        its refinement needs (see :func:`refine_pool`) refined. ``metric`` names the scores; "l2"
+        reads lower as better. ``candidates`` is what an approximate index would gather."""
+        lower = metric == "l2"
+        if scope.refinement is None:
+            top = self.exact_tops([rank], [scope.k], scope.allowed, lower_is_better=lower)[0]
+            return self.results([(top.scores, top.ids)], metric)[0]
+        pool = refine_pool(scope.refinement, candidates=candidates)
+        top = self.exact_tops([rank], [self.pool_rows(pool)], scope.allowed, lower_is_better=lower,
+                              keep_vectors=pool.vectors)[0]
+        return self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric)
+
+    def pool_rows(self, pool: Pool) -> int:
+        """The rows a refinement's pool asks for, as a count (every stored row when it says None)."""
+        return max(1, len(self.store)) if pool.rows is None else pool.rows
 
     def refined_result(self, scope: Scope, scores: np.ndarray, ids: np.ndarray, vectors: np.ndarray, *,
                        metric: str) -> SearchResult:
@@ -263,27 +303,22 @@ class SearchEngine:
         return SearchResult(hits(shown), metric)
 
     def _refined_search(self, vectors: np.ndarray, scope: Scope, exclude: list[tuple[int, ...]]) -> list[SearchResult]:
-        """Each query's candidates scored exactly (every row on a Flat index, else FAISS's
-        neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
+        """Each query's candidates scored exactly (every row on a Flat index, in chunks; else
+        FAISS's neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
         metric = self.store.metric
+        ranks = [rank_similar(vector, metric, skip) for vector, skip in zip(vectors, exclude)]
+        candidates = self.config.arithmetic.candidates(scope.ranked)
         if self.exact:
-            all_ids, all_rows = self.rows(scope.allowed)
+            pool = refine_pool(scope.refinement, candidates=candidates)
+            tops = self.exact_tops(ranks, [self.pool_rows(pool)] * len(ranks), scope.allowed,
+                                   lower_is_better=metric == "l2", keep_vectors=pool.vectors)
+            return [self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric) for top in tops]
         out = []
-        for vector, skip in zip(vectors, exclude):
-            if self.exact:
-                ids, rows = all_ids, all_rows
-            else:
-                count = self.config.arithmetic.candidates(scope.ranked) + len(skip)
-                _, found = self.store.search(vector[None, :], count, allowed_ids=scope.allowed)
-                ids = np.unique(found[found >= 0])
-                ids, rows = self._live_rows(ids.tolist())
-            if skip:
-                keep = ~np.isin(ids, np.asarray(skip, dtype=np.int64))
-                ids, rows = ids[keep], rows[keep]
-            sims = similarities(vector[None, :], rows, metric)[0] if len(ids) else np.zeros(0)
-            scores = (sims if metric == "cosine" else -sims).astype(np.float32)
-            order = np.lexsort((ids, -scores if metric == "cosine" else scores))
-            out.append(self.refined_result(scope, scores[order], ids[order], rows[order], metric=metric))
+        for vector, skip, rank in zip(vectors, exclude, ranks):
+            _, found = self.store.search(vector[None, :], candidates + len(skip), allowed_ids=scope.allowed)
+            ids, rows = self._live_rows(np.unique(found[found >= 0]).tolist())
+            scores, ranked = rank(rows, ids, max(1, len(ids)))
+            out.append(self.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)], metric=metric))
         return out
 
     def _live_rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +394,7 @@ class SearchEngine:
     def embed(self, data: bytes, *, deadline: Deadline = NO_DEADLINE) -> np.ndarray:
         """The vector ``(d,)`` float32 the index would store for this image."""
         with self.operation():
-            vectors, _ = self.embed_images([("", data)], deadline=deadline)
+            vectors, _ = self.embed_images([("", data)], deadline=deadline, what="Embed")
             return vectors[0]
 
     def get_items(self, ids: Sequence[int], *, with_vectors: bool = False) -> tuple[list[Item], np.ndarray | None]:
@@ -414,7 +449,8 @@ class SearchEngine:
                 check_path(image.path, what=f"image {i}: path" if n > 1 else "path")
                 check_label(image.label, what=f"image {i}: label" if n > 1 else "label")
             vectors, decoded = self.embed_images([(f"image {i}: " if n > 1 else "", im.data)
-                                                  for i, im in enumerate(images)], deadline=deadline)
+                                                  for i, im in enumerate(images)], deadline=deadline,
+                                                 what="AddImages")
             deadline.check("after the forward pass, before storing")
             ids = self._store_images(images, decoded, vectors)
             found = self.store.items(ids)
@@ -466,6 +502,7 @@ class SearchEngine:
                 weights_choice=e.weights, weights_description=e.weights_description,
                 weights_sha256=e.weights_sha256, pretrained=e.pretrained, metric=self.store.metric,
                 faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
-                device=self.embedder.device.type, versions=dict(self._versions), config=self.config,
+                device=self.embedder.device.type if self.embedder is not None else "none", versions=dict(self._versions), config=self.config,
+                search=self.store.manifest.search,
             )
 

@@ -26,9 +26,14 @@ from latentspace.server.search.refine import (
     within_threshold,
 )
 
-__all__ = ["GROUP_BY", "Refinement", "check_refinement", "refine"]
+__all__ = ["GROUP_BY", "VECTOR_POOL", "Pool", "Refinement", "check_refinement", "refine", "refine_pool"]
 
 GROUP_BY: tuple[str, ...] = ("label",)
+
+VECTOR_POOL = 512
+"""Fewest ranked rows that hide_duplicates and diversity see when every row is scored (a Flat
+index): both compare candidates with each other (MMR builds a P×P matrix), so the pool is
+bounded: all rows of an index this small, the best ``max(candidates, VECTOR_POOL)`` beyond."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,29 @@ class Refinement:
     @property
     def ranked(self) -> int:
         return self.k + self.offset
+
+
+@dataclass(frozen=True)
+class Pool:
+    """How many best rows a refinement reads (None: every row) and whether it reads their vectors."""
+
+    rows: int | None
+    vectors: bool
+
+
+def refine_pool(r: Refinement, *, candidates: int) -> Pool:
+    """The ranked rows :func:`refine` needs to give what refining every row would give.
+
+    A threshold and a page need only the first ``ranked`` rows (both keep a prefix); groups
+    need every row's score (a label's members may sit anywhere), but not its vector; hiding
+    duplicates and MMR read vectors and compare them pairwise, so they get a bounded pool of
+    ``max(candidates, VECTOR_POOL)`` rows: exact below that many rows, the best of them above.
+    """
+    if r.hide_duplicates or r.diversity is not None:
+        return Pool(max(int(candidates), VECTOR_POOL), True)
+    if r.group_size is not None:
+        return Pool(None, False)
+    return Pool(r.ranked, False)
 
 
 def check_refinement(options: SearchOptions, *, k: int, score_metric: str, max_k: int) -> Refinement:

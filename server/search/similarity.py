@@ -6,6 +6,7 @@ Qdrant's Euclid similarity, so for both metrics higher means more alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Literal
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from latentspace.indexer.unit_rows import unit_rows as _unit_rows
 from latentspace.server.errors import InvalidQuery
 
-__all__ = ["METRICS", "Metric", "check_metric", "check_rows", "similarities", "unit_rows"]
+__all__ = ["METRICS", "Metric", "check_metric", "check_rows", "rank_similar", "similarities", "unit_rows"]
 
 Metric = Literal["cosine", "l2"]
 METRICS: tuple[str, ...] = ("cosine", "l2")
@@ -52,3 +53,27 @@ def similarities(x: np.ndarray, m: np.ndarray, metric: str) -> np.ndarray:
     else:
         cols = [-((x - v) ** 2).sum(axis=1) for v in m]
     return np.stack(cols, axis=1) if cols else np.zeros((len(x), 0))
+
+
+def rank_similar(query: np.ndarray, metric: str, exclude_ids: Collection[int] = ()
+                 ) -> Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
+    """A ranking of rows by closeness to ``query``, as the index scores it: ``(vectors, ids, k) ->
+    (scores float32, ids)``, best first, equal scores by smaller id; ``exclude_ids`` never returned.
+
+    Scores are the cosine for "cosine" and the squared distance (ascending) for "l2".
+    """
+    check_metric(metric)
+    q = np.asarray(query, dtype=np.float64)[None, :]
+    skip = np.asarray(sorted(exclude_ids), dtype=np.int64)
+
+    def rank(vectors: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        vectors, ids = check_rows(vectors, ids)
+        if len(skip):
+            keep = ~np.isin(ids, skip)
+            vectors, ids = vectors[keep], ids[keep]
+        sims = similarities(vectors, q, metric)[:, 0] if len(ids) else np.zeros(0)
+        scores = (sims if metric == "cosine" else -sims).astype(np.float32)
+        order = np.lexsort((ids, -scores if metric == "cosine" else scores))[: int(k)]
+        return scores[order], ids[order]
+
+    return rank

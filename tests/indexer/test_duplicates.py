@@ -67,6 +67,20 @@ def test_pairs_and_clusters_match_the_all_pairs_reference(threshold, chunk):
         assert c.weakest == pytest.approx(min(links))
 
 
+def test_rows_read_by_position_chunk_by_chunk_give_the_same_pairs():
+    ids, vectors = _corpus()
+    asked = []
+
+    def read(rows):
+        asked.append(len(rows))
+        return vectors[rows]
+
+    got = near_duplicate_pairs(ids, read, threshold=0.97, chunk=6)
+    want = near_duplicate_pairs(ids, vectors, threshold=0.97, chunk=len(ids))
+    assert [x.tolist() for x in got] == [x.tolist() for x in want]
+    assert max(asked) == 6 and sum(asked) > len(ids)  # never more than a chunk at a time
+
+
 def test_the_zero_row_and_distinct_rows_are_never_duplicates():
     ids, vectors = _corpus()
     clusters = near_duplicate_clusters(ids, vectors, threshold=0.9)

@@ -144,3 +144,16 @@ def test_umap_keeps_clusters_apart_and_places_unsampled_points_with_their_cluste
     np.fill_diagonal(distances, np.inf)
     neighbours = np.argsort(distances, axis=1)[:, :5]
     assert (labels[neighbours] == labels[:, None]).mean() > 0.95
+
+
+def test_atlas_of_a_larger_index_projects_a_seeded_sample(store, all_items):
+    cache = ThumbnailCache(store.directory)
+    atlas = index_atlas(store, cache, grid=3, tile=16, method="pca", max_points=5, seed=2)
+    again = index_atlas(store, cache, grid=3, tile=16, method="pca", max_points=5, seed=2)
+    assert len(atlas.ids) == len(atlas.points) == 5 < len(all_items)
+    assert atlas.ids.tolist() == again.ids.tolist() == sorted(atlas.ids.tolist())
+    assert set(atlas.ids.tolist()) <= set(all_items)
+    expected = project_2d(store.vectors(atlas.ids), method="pca", normalise=store.metric == "cosine")
+    np.testing.assert_allclose(atlas.points, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="max_points must be at least 1"):
+        index_atlas(store, cache, grid=3, max_points=0)

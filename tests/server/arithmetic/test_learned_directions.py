@@ -74,3 +74,22 @@ def test_held_out_accuracy_is_lower_on_overlapping_sets():
 def test_bad_requests_are_refused(kwargs, words):
     with pytest.raises(InvalidQuery, match=words):
         fit_direction(**kwargs)
+
+
+def test_chunked_corpus_and_label_means_equal_the_whole_arrays():
+    from latentspace.server.arithmetic.learned_directions import Corpus, sample_positions
+    from latentspace.server.arithmetic.trajectories import direction_from_means, direction_from_sets, unit_mean
+
+    w = np.random.default_rng(1).normal(size=CORPUS.shape[1])
+    chunked = Corpus(lambda: (CORPUS[i:i + 7] for i in range(0, len(CORPUS), 7)),
+                     lambda count, seed: CORPUS[sample_positions(len(CORPUS), count, seed)])
+    np.testing.assert_allclose(corpus_pattern(chunked, w), corpus_pattern(CORPUS, w), rtol=1e-10)
+    whitened = fit_direction(POS, NEG, method="whitened", corpus=chunked)
+    np.testing.assert_allclose(whitened.vector, fit_direction(POS, NEG, method="whitened", corpus=CORPUS).vector,
+                               atol=1e-6)
+    with_zero = np.vstack([POS, np.zeros((1, POS.shape[1]))])
+    mean, used = unit_mean(with_zero[i:i + 4] for i in range(0, len(with_zero), 4))
+    assert used == len(POS)
+    np.testing.assert_allclose(direction_from_means(mean, unit_mean([NEG])[0]), direction_from_sets(POS, NEG),
+                               atol=1e-6)
+    assert unit_mean([np.zeros((3, 4))]) == (None, 0)
