@@ -28,7 +28,7 @@ def test_the_choice_follows_count_dimension_and_budget():
     assert choose_index(400, DIM, POLICY).factory == "Flat"
     big = choose_index(1_000_000, 4096, AutoPolicy())
     assert big.factory == "PCAR256,IVF4096_HNSW32,PQ32np" and big.train_size == 30 * 4096
-    assert "re-score 1000 candidates" in big.reason
+    assert "probe 64 lists and re-score 400 candidates" in big.reason
     assert choose_index(1_000_000, 4096, AutoPolicy(memory_budget=parse_bytes("40M"))).factory.endswith(",PQ16np")
     with pytest.raises(ValueError, match="raise --memory-budget"):
         choose_index(10_000_000, 4096, AutoPolicy(memory_budget=parse_bytes("10M")))
