@@ -397,13 +397,15 @@ class IndexStore:
         with self._rw.write():
             self.db.touch(item_id, file_size=file_size, mtime_ns=mtime_ns)
 
-    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray) -> Direction:
-        """Store a new named direction; :class:`DirectionExists` if the name is taken (also by a
-        concurrent writer), and an ``ENOSPC`` OSError when the disk is full."""
+    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray,
+                      accuracy: float | None = None) -> Direction:
+        """Store a new named direction (``accuracy``: a learned one's held-out accuracy);
+        :class:`DirectionExists` if the name is taken (also by a concurrent writer), and an
+        ``ENOSPC`` OSError when the disk is full."""
         self._require_writable()
         with self._rw.write():
             try:
-                return self.db.put_direction(name, kind, description, vector)
+                return self.db.put_direction(name, kind, description, vector, accuracy)
             except sqlite3.IntegrityError:
                 raise DirectionExists(name) from None
             except sqlite3.Error as exc:

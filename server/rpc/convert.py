@@ -218,13 +218,13 @@ def item_message(item: Item, vector: np.ndarray | None = None) -> pb.Item:
     return message
 
 
-def direction_message(direction: Direction, *, with_vector: bool, accuracy: float | None = None) -> pb.Direction:
+def direction_message(direction: Direction, *, with_vector: bool) -> pb.Direction:
     vector = np.asarray(direction.vector, dtype=np.float32)
     message = pb.Direction(name=direction.name, kind=direction.kind, description=direction.description,
                            created_at=direction.created_at, dimension=len(vector),
                            norm=float(np.linalg.norm(vector.astype(np.float64))))
-    if accuracy is not None:
-        message.accuracy = accuracy
+    if direction.accuracy is not None:
+        message.accuracy = direction.accuracy
     if with_vector:
         message.vector.CopyFrom(vector_message(vector))
     return message
