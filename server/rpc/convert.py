@@ -135,6 +135,7 @@ def _point_term(message: pb.Term, what: str) -> Named:
 
 
 def discover_request(message: pb.DiscoverRequest) -> DiscoverRequest:
+    """A Discover (also carried by RenderSheet)."""
     target = _point_term(message.target, "target") if message.HasField("target") else None
     pairs = tuple((_point_term(p.positive, f"context pair {i} positive"),
                    _point_term(p.negative, f"context pair {i} negative")) for i, p in enumerate(message.context, 1))
@@ -171,7 +172,9 @@ def sheet_request(message: pb.RenderSheetRequest) -> SheetRequest:
         return shift_request(message.shift)
     if kind == "walk":
         return walk_request(message.walk)
-    raise InvalidQuery("the sheet names no request: set one of search, combine, shift or walk")
+    if kind == "discover":
+        return discover_request(message.discover)
+    raise InvalidQuery("the sheet names no request: set one of search, combine, discover, shift or walk")
 
 
 def direction_source(message: pb.CreateDirectionRequest) -> DirectionSource:
