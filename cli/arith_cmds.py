@@ -146,8 +146,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--probe", nargs="?", const="probe", choices=("probe", "logistic", "fisher", "whitened"),
                         metavar="METHOD",
                         help="with -p/-n or --from-labels: fit a linear probe between the sets instead of the mean "
-                             "difference, and report its held-out accuracy. METHOD: probe (default: Fisher's "
-                             "discriminant as its activation pattern over the index), logistic, fisher, whitened")
+                             "difference, and report its held-out accuracy. METHOD: probe (default: a logistic "
+                             "regression of the positives against the negatives and the index, as its activation "
+                             "pattern over the index), logistic, fisher, whitened")
     create.add_argument("-p", "--positive", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     create.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     listing = actions.add_parser("list", help="the stored directions")
