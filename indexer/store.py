@@ -635,6 +635,22 @@ class IndexStore:
             ids = self.vector_files.ids()
             return ids, self.vector_files.get(ids)
 
+    def range_search(self, query: np.ndarray, radius: float, *,
+                     allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """FAISS's ``(scores, ids)`` within ``radius`` of one raw query ``(d,)`` (see
+        :meth:`FaissIndex.range_search`), or None when FAISS cannot answer: not trained or
+        behind the stored vectors yet, or an index type without range search."""
+        query = np.asarray(query, dtype=np.float32)
+        if query.shape != (self.dim,):
+            raise ValueError(f"query must have shape ({self.dim},), got {query.shape}")
+        with self._rw.read():
+            if not self.uses_faiss:
+                return None
+            try:
+                return self.faiss.range_search(query, radius, allowed_ids=allowed_ids)
+            except FaissError:
+                return None
+
     def search(
         self,
         queries: np.ndarray,

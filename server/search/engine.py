@@ -57,6 +57,7 @@ from latentspace.server.search.queries import (
     SearchResult,
     VectorQuery,
 )
+from latentspace.server.search.ranged import threshold_candidates
 from latentspace.server.search.refined import Refinement, check_refinement, refine
 from latentspace.server.search.resolve import Resolver
 from latentspace.server.search.similarity import similarities
@@ -264,18 +265,22 @@ class SearchEngine:
 
     def _refined_search(self, vectors: np.ndarray, scope: Scope, exclude: list[tuple[int, ...]]) -> list[SearchResult]:
         """Each query's candidates scored exactly (every row on a Flat index, else FAISS's
-        neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
+        neighbours; with a threshold, what FAISS's range search finds, see :mod:`.ranged`), then
+        refined: thresholds, duplicates and MMR need more than the top k."""
         metric = self.store.metric
-        if self.exact:
-            all_ids, all_rows = self.rows(scope.allowed)
+        every_row = None
         out = []
         for vector, skip in zip(vectors, exclude):
-            if self.exact:
-                ids, rows = all_ids, all_rows
+            within = self._within_threshold(vector, scope, len(skip))
+            if self.exact and within is not None:
+                ids, rows = self._live_rows(within.tolist())
+            elif self.exact:
+                every_row = self.rows(scope.allowed) if every_row is None else every_row
+                ids, rows = every_row
             else:
                 count = self.config.arithmetic.candidates(scope.ranked) + len(skip)
                 _, found = self.store.search(vector[None, :], count, allowed_ids=scope.allowed)
-                ids = np.unique(found[found >= 0])
+                ids = np.unique(np.concatenate([found[found >= 0], [] if within is None else within]).astype(np.int64))
                 ids, rows = self._live_rows(ids.tolist())
             if skip:
                 keep = ~np.isin(ids, np.asarray(skip, dtype=np.int64))
@@ -285,6 +290,15 @@ class SearchEngine:
             order = np.lexsort((ids, -scores if metric == "cosine" else scores))
             out.append(self.refined_result(scope, scores[order], ids[order], rows[order], metric=metric))
         return out
+
+    def _within_threshold(self, vector: np.ndarray, scope: Scope, skipped: int) -> np.ndarray | None:
+        """Ids within the request's threshold by FAISS's range search, or None (no threshold, or
+        see :func:`~latentspace.server.search.ranged.threshold_candidates`)."""
+        threshold = scope.refinement.threshold
+        if threshold is None:
+            return None
+        cap = max(self.config.max_k, self.config.arithmetic.candidates(scope.ranked)) + skipped
+        return threshold_candidates(self.store, vector, threshold, allowed=scope.allowed, cap=cap, exact=self.exact)
 
     def _live_rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)`` of those ids still stored (a concurrent remove may take some)."""
