@@ -7,8 +7,11 @@ is shifted exactly as ``latentspace shift`` does (start + α·‖start‖·unit(
 table shows the share of its top-5 neighbours that are dogs, the start and the direction's own
 examples left out. Both halves take a turn at building (two folds); the last column block is
 their mean. Directions: the mean difference (``direction create -p/-n``), the classifier rows
-(mean final-layer row of the examples' dog classes minus that of their cat classes), and the
-learned ones of :mod:`latentspace.server.arithmetic.learned_directions` (held-out accuracy beside them).
+(mean final-layer row of the examples' dog classes minus that of their cat classes), the
+learned ones of :mod:`latentspace.server.arithmetic.learned_directions` (held-out accuracy beside
+them), and variants measured on the way to the ``probe`` method: activation patterns Σ·w of
+other weights w and with other covariances Σ, and the probe at fixed regularisation strengths
+(the real one chooses C by cross-validation on the examples, never on the evaluated cats).
 
 Example::
 
@@ -21,13 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from latentspace.indexer.embedders import EmbedderConfig, WeightsChoice, load_embedder
 from latentspace.indexer.store import IndexStore
-from latentspace.server.arithmetic.learned_directions import fit_direction
+from latentspace.server.arithmetic.learned_directions import PROBE_C_GRID, corpus_pattern, fit_direction
 from latentspace.server.arithmetic.trajectories import direction_from_sets, shift_points
 
 CATS = range(281, 294)
@@ -56,6 +60,38 @@ def dog_share(store: IndexStore, vectors: dict[int, np.ndarray], direction: np.n
     return (shares / len(starts)).tolist()
 
 
+def _unit(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return m / np.linalg.norm(m, axis=-1, keepdims=True)
+
+
+def pattern_variants(pos: np.ndarray, neg: np.ndarray, corpus: np.ndarray) -> dict[str, np.ndarray]:
+    """Σ·w for other weights and covariances than the probe's (written out here, being comparisons)."""
+    from sklearn.covariance import ledoit_wolf
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import LogisticRegressionCV
+
+    p, n, u = _unit(pos), _unit(neg), _unit(corpus)
+    x, y = np.concatenate([p, n]), np.r_[np.ones(len(p)), np.zeros(len(n))]
+    fisher = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x, y).coef_[0]
+    with warnings.catch_warnings():  # scikit-learn's notices of coming defaults
+        warnings.simplefilter("ignore", FutureWarning)
+        logistic = LogisticRegressionCV(Cs=list(PROBE_C_GRID), cv=5, scoring="neg_log_loss", max_iter=5000,
+                                        class_weight="balanced").fit(x, y).coef_[0]
+    within = np.concatenate([p - p.mean(0), n - n.mean(0)])
+    total = x - x.mean(0)
+    difference = p.mean(0) - n.mean(0)
+    return {
+        "Fisher pattern, index Σ (old --probe)": corpus_pattern(corpus, fisher),
+        "Fisher pattern, Ledoit-Wolf index Σ": ledoit_wolf(u)[0] @ fisher,
+        "Fisher pattern, within-class Σ": within.T @ (within @ fisher),
+        "Fisher pattern, examples' Σ": total.T @ (total @ fisher),
+        "logistic (C by CV) pattern, index Σ": corpus_pattern(corpus, logistic),
+        "mean difference pattern, index Σ": corpus_pattern(corpus, difference),
+        "positives - index mean, pattern": corpus_pattern(corpus, p.mean(0) - u.mean(0)),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("index", type=Path, help="index of the 1000 sample photos (cosine, penultimate layer)")
@@ -82,9 +118,13 @@ def main() -> int:
                 "classifier rows": weight[[class_of[i] for i in dogs_in]].mean(0)
                 - weight[[class_of[i] for i in cats_in]].mean(0),
             }
-            for method, name in (("logistic", "logistic normal"), ("fisher", "Fisher LDA normal"),
-                                 ("whitened", "whitened probe"), ("probe", "Fisher pattern (--probe)")):
-                learned = fit_direction(pos, neg, method=method, corpus=matrix)
+            directions.update(pattern_variants(pos, neg, matrix))
+            learned_ones = [("logistic", "logistic normal", PROBE_C_GRID), ("fisher", "Fisher LDA normal", PROBE_C_GRID),
+                            ("whitened", "whitened probe", PROBE_C_GRID)]
+            learned_ones += [("probe", f"probe at C = {c:g}", (c,)) for c in PROBE_C_GRID]
+            learned_ones.append(("probe", "probe, C by CV (--probe)", PROBE_C_GRID))
+            for method, name, grid in learned_ones:
+                learned = fit_direction(pos, neg, method=method, corpus=matrix, c_grid=grid)
                 directions[name] = learned.vector
                 accuracy.setdefault(name, []).append(learned.accuracy)
             examples = set(cats_in) | set(dogs_in)
@@ -95,11 +135,11 @@ def main() -> int:
     print(f"share of dogs among the top-{TOP} neighbours of shifted cats; {len(cat_ids)} cats, {len(dog_ids)} dogs; "
           f"examples per fold (cats+dogs) {folds}")
     head = " / ".join(f"{a:g}" for a in ALPHAS)
-    print(f"{'direction':<26} {'held-out acc':>12}  {'fold 1, α = ' + head:<28} {'fold 2':<24} {'mean'}")
+    print(f"{'direction':<38} {'held-out acc':>12}  {'fold 1, α = ' + head:<28} {'fold 2':<24} {'mean'}")
     for name, (a, b) in rows.items():
         acc = f"{np.mean(accuracy[name]):.2f}" if name in accuracy else "-"
         fmt = lambda r: " / ".join(f"{v:.2f}" for v in r)  # noqa: E731
-        print(f"{name:<26} {acc:>12}  {fmt(a):<28} {fmt(b):<24} {fmt(np.mean([a, b], axis=0))}")
+        print(f"{name:<38} {acc:>12}  {fmt(a):<28} {fmt(b):<24} {fmt(np.mean([a, b], axis=0))}")
     return 0
 
 

@@ -146,8 +146,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--probe", nargs="?", const="probe", choices=("probe", "logistic", "fisher", "whitened"),
                         metavar="METHOD",
                         help="with -p/-n or --from-labels: fit a linear probe between the sets instead of the mean "
-                             "difference, and report its held-out accuracy. METHOD: probe (default: Fisher's "
-                             "discriminant as its activation pattern over the index), logistic, fisher, whitened")
+                             "difference, and report its held-out accuracy. METHOD: probe (default: a logistic "
+                             "regression of the positives against the negatives and the index, as its activation "
+                             "pattern over the index), logistic, fisher, whitened")
     create.add_argument("-p", "--positive", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     create.add_argument("-n", "--negative", action="extend", nargs="+", default=[], metavar="POINT", help=POINT_HELP)
     listing = actions.add_parser("list", help="the stored directions")
@@ -289,9 +290,14 @@ def run_direction_list(args: argparse.Namespace) -> int:
     if not found:
         print("no directions stored")
         return 0
-    print(_table([[d.name, d.kind, f"{d.norm:.4g}", d.description] for d in found],
-                 ["name", "kind", "norm", "made from"]))
+    print(_table([[d.name, d.kind, f"{d.norm:.4g}", _accuracy(d), d.description] for d in found],
+                 ["name", "kind", "norm", "accuracy", "made from"]))
     return 0
+
+
+def _accuracy(direction) -> str:
+    """A learned direction's held-out probe accuracy as a percentage; "-" for the other kinds."""
+    return "-" if direction.accuracy is None else f"{direction.accuracy:.1%}"
 
 
 def run_direction_show(args: argparse.Namespace) -> int:
@@ -309,6 +315,8 @@ def run_direction_show(args: argparse.Namespace) -> int:
     created = datetime.fromtimestamp(found.created_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = [["name", found.name], ["kind", found.kind], ["made from", found.description],
             ["vector", f"{found.dimension}-d, norm {found.norm:.6g}"], ["created", created]]
+    if found.accuracy is not None:
+        rows.insert(3, ["accuracy", f"{_accuracy(found)} held out (its probe's)"])
     if args.out is not None:
         rows.append(["saved to", str(args.out)])
     print("\n".join(f"{key:<10} {value}" for key, value in rows))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from latentspace.cli.arith_cmds import TERM_HELP, _shown_path, parse_term
-from latentspace.cli.client_cmds import _add_server_options, _client, _table
+from latentspace.cli.arith_cmds import TERM_HELP, _answer, _shown_path, parse_term
+from latentspace.cli.client_cmds import _add_server_options, _client, _table, add_sheet_option
 from latentspace.cli.search_options import add_search_options, group_rows, search_options
 
 
@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     discover.add_argument("--include-terms", action="store_true", help="keep the items given as terms in the results")
     discover.add_argument("--json", action="store_true", help="machine-readable output")
     add_search_options(discover)
+    add_sheet_option(discover)
     _add_server_options(discover)
     discover.set_defaults(run=run_discover)
 
@@ -34,8 +35,8 @@ def run_discover(args: argparse.Namespace) -> int:
     target = parse_term(args.target) if args.target is not None else None
     context = [(parse_term(p), parse_term(n)) for p, n in args.context]
     with _client(args) as client:
-        result = client.discover(target, context, k=args.k, include_terms=args.include_terms, labels=args.label,
-                                 **search_options(args))
+        result = _answer(args, client.discover, client.discover_sheet, target, context, k=args.k,
+                         include_terms=args.include_terms, labels=args.label, **search_options(args))
     if args.json:
         from latentspace.client.json_view import discover_json
 

@@ -35,7 +35,7 @@ from latentspace.proto.v1 import latentspace_pb2 as pb
 __all__ = ["DEFAULT_TILE_SIZE", "SHEET_KINDS", "ServiceMethods", "new_images"]
 
 DEFAULT_TILE_SIZE = 128
-SHEET_KINDS = ("search", "combine", "analogy", "shift", "walk")
+SHEET_KINDS = ("search", "combine", "analogy", "discover", "shift", "walk")
 
 
 def new_images(images: Iterable[NewImage | ImageInput]) -> list[NewImage]:
@@ -270,6 +270,11 @@ class ServiceMethods:
     def analogy_sheet(self, a, b, c, **options) -> Sheet:
         """A − B + C drawn: ``combine_sheet([a, c], [b], **options)``."""
         return self.combine_sheet([a, c], [b], **options)
+
+    def discover_sheet(self, target=None, context=(), *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                       timeout: float | None = None, **options) -> Sheet:
+        """The sheet of :meth:`discover` (same arguments): the target and each pair's two points, then the hits."""
+        return self._render(timeout, tile_size, title, discover=convert.discover_message(target, context, **options))
 
     def shift_sheet(self, start, *, tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
                     timeout: float | None = None, **options) -> Sheet:

@@ -289,7 +289,7 @@ class Direction:
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     """Read-only float32 ``(dimension,)``, when the call returns it."""
     accuracy: float | None = None
-    """A learned direction's held-out probe accuracy, 0..1, as create_direction returns it."""
+    """A learned direction's held-out probe accuracy, 0..1 (None for the other kinds)."""
 
 
 # -- pictures -----------------------------------------------------------------------------------

@@ -129,17 +129,32 @@ class FaissIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(scores (n, k), ids (n, k))``; ``allowed_ids`` restricts results to those ids."""
         data = self._prepare(queries)
-        params = None
-        if allowed_ids is not None:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
-            ivf = faiss.try_extract_index_ivf(self.index.index)
-            if ivf is not None:  # IndexIVF refuses plain SearchParameters; keep the index's own nprobe
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
-            else:
-                params = faiss.SearchParameters(sel=selector)
         prefer_blas_beyond_threads(self.index.d)
-        scores, ids = self.index.search(data, k, params=params)
+        scores, ids = self.index.search(data, k, params=self._params(allowed_ids))
         return scores, ids
+
+    def range_search(self, query: np.ndarray, radius: float, *,
+                     allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, ids)``, unordered, of every vector FAISS finds within ``radius`` of one query
+        ``(d,)``: inner products above it (cosine), squared distances below it (l2). Scores are
+        FAISS's own (approximate on compressed indexes; an IVF index looks in ``nprobe`` lists
+        only); FaissError where the index type has no range search."""
+        data = self._prepare(np.asarray(query, dtype=np.float32)[None, :])
+        try:
+            lims, scores, ids = self.index.range_search(data, float(radius), params=self._params(allowed_ids))
+        except RuntimeError as exc:
+            raise FaissError(f"{self.factory} does not support range search: {exc}") from None
+        return scores[lims[0]:lims[1]], ids[lims[0]:lims[1]].astype(np.int64)
+
+    def _params(self, allowed_ids: np.ndarray | None):
+        """Search parameters keeping only ``allowed_ids`` (None: all)."""
+        if allowed_ids is None:
+            return None
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+        ivf = faiss.try_extract_index_ivf(self.index.index)
+        if ivf is not None:  # IndexIVF refuses plain SearchParameters; keep the index's own nprobe
+            return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
+        return faiss.SearchParameters(sel=selector)
 
     @classmethod
     def read(cls, path, metric: Metric, factory: str, *, mmap: bool = False) -> FaissIndex:

@@ -8,6 +8,8 @@ The FAISS file is a cache rebuilt from here when it lags.
 
 Indexes made before vectors moved to their own files kept them in a ``vector`` BLOB column;
 :meth:`ItemDB.finish_migration` rewrites such a table once their vectors are in shard files.
+Indexes made before directions kept their probe's accuracy get the nullable ``accuracy`` column
+when opened (their directions read as having none).
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ CREATE TABLE IF NOT EXISTS directions (
     kind        TEXT NOT NULL,
     description TEXT NOT NULL,
     created_at  REAL NOT NULL,
-    vector      BLOB NOT NULL
+    vector      BLOB NOT NULL,
+    accuracy    REAL
 );
 """
+_DIRECTION_COLUMNS = "name, kind, description, vector, created_at, accuracy"
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class Direction:
     description: str
     vector: np.ndarray
     created_at: float
+    accuracy: float | None = None
+    """A learned direction's held-out probe accuracy, 0..1; None for the other kinds."""
 
 
 def disk_full(path: Path, cause: BaseException) -> OSError:
@@ -114,9 +120,23 @@ class ItemDB:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        self._add_accuracy_column()
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(items)")}
         self.legacy = "vector" in columns
         """True for a table of the first format, whose vectors are BLOBs in the rows."""
+
+    def _direction_columns(self) -> set[str]:
+        return {row[1] for row in self._conn.execute("PRAGMA table_info(directions)")}
+
+    def _add_accuracy_column(self) -> None:
+        """Give a directions table of an older index its nullable ``accuracy`` column (its rows kept)."""
+        if "accuracy" in self._direction_columns():
+            return
+        try:
+            self._conn.execute("ALTER TABLE directions ADD COLUMN accuracy REAL")
+        except sqlite3.OperationalError:
+            if "accuracy" not in self._direction_columns():  # not added meanwhile by another process
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -316,30 +336,29 @@ class ItemDB:
 
     # Named directions live beside the items so they are saved and backed up with them.
 
-    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray) -> Direction:
+    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray,
+                      accuracy: float | None = None) -> Direction:
         created = time.time()
+        accuracy = None if accuracy is None else float(accuracy)
         with self._lock:
             self._conn.execute(
-                "INSERT INTO directions (name, kind, description, created_at, vector) VALUES (?, ?, ?, ?, ?)",
-                (name, kind, description, created, self._blob(vector)),
+                "INSERT INTO directions (name, kind, description, created_at, vector, accuracy) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, kind, description, created, self._blob(vector), accuracy),
             )
-        return Direction(name, kind, description, np.asarray(vector, dtype=np.float32).copy(), created)
+        return Direction(name, kind, description, np.asarray(vector, dtype=np.float32).copy(), created, accuracy)
 
     def get_direction(self, name: str) -> Direction | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT name, kind, description, vector, created_at FROM directions WHERE name = ?", (name,)
-            ).fetchone()
-        if row is None:
-            return None
-        return Direction(row[0], row[1], row[2], self._vector(row[3]), row[4])
+            row = self._conn.execute(f"SELECT {_DIRECTION_COLUMNS} FROM directions WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self._direction(row)
 
     def list_directions(self) -> list[Direction]:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT name, kind, description, vector, created_at FROM directions ORDER BY name"
-            ).fetchall()
-        return [Direction(r[0], r[1], r[2], self._vector(r[3]), r[4]) for r in rows]
+            rows = self._conn.execute(f"SELECT {_DIRECTION_COLUMNS} FROM directions ORDER BY name").fetchall()
+        return [self._direction(r) for r in rows]
+
+    def _direction(self, row: tuple) -> Direction:
+        return Direction(row[0], row[1], row[2], self._vector(row[3]), row[4], row[5])
 
     def delete_direction(self, name: str) -> bool:
         with self._lock:

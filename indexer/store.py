@@ -399,13 +399,15 @@ class IndexStore:
         with self._rw.write():
             self.db.touch(item_id, file_size=file_size, mtime_ns=mtime_ns)
 
-    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray) -> Direction:
-        """Store a new named direction; :class:`DirectionExists` if the name is taken (also by a
-        concurrent writer), and an ``ENOSPC`` OSError when the disk is full."""
+    def put_direction(self, name: str, kind: str, description: str, vector: np.ndarray,
+                      accuracy: float | None = None) -> Direction:
+        """Store a new named direction (``accuracy``: a learned one's held-out accuracy);
+        :class:`DirectionExists` if the name is taken (also by a concurrent writer), and an
+        ``ENOSPC`` OSError when the disk is full."""
         self._require_writable()
         with self._rw.write():
             try:
-                return self.db.put_direction(name, kind, description, vector)
+                return self.db.put_direction(name, kind, description, vector, accuracy)
             except sqlite3.IntegrityError:
                 raise DirectionExists(name) from None
             except sqlite3.Error as exc:
@@ -661,6 +663,22 @@ class IndexStore:
         with self._rw.read():
             ids = self.vector_files.ids()
             return ids, self.vector_files.get(ids)
+
+    def range_search(self, query: np.ndarray, radius: float, *,
+                     allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """FAISS's ``(scores, ids)`` within ``radius`` of one raw query ``(d,)`` (see
+        :meth:`FaissIndex.range_search`), or None when FAISS cannot answer: not trained or
+        behind the stored vectors yet, or an index type without range search."""
+        query = np.asarray(query, dtype=np.float32)
+        if query.shape != (self.dim,):
+            raise ValueError(f"query must have shape ({self.dim},), got {query.shape}")
+        with self._rw.read():
+            if not self.uses_faiss:
+                return None
+            try:
+                return self.faiss.range_search(query, radius, allowed_ids=allowed_ids)
+            except FaissError:
+                return None
 
     def search(
         self,

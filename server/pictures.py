@@ -1,4 +1,4 @@
-"""Pictures of a served index: item thumbnails, and contact sheets of searches, combinations and paths.
+"""Pictures of a served index: item thumbnails, and contact sheets of searches, combinations, discoveries and paths.
 
 :class:`PictureEngine` sits beside the :class:`SearchEngine` and the :class:`ArithmeticEngine`.
 A sheet request carries the request it shows; that request is answered by the engine that answers
@@ -8,6 +8,8 @@ it alone (same checks, same errors, same hits), and the answer is drawn with
 * search: one row, the query tile then the hits. An image query shows the image, an item query
   the item's thumbnail, a vector a neutral tile captioned ``vector``;
 * combine: one row, a tile per term captioned ``+ item 17`` / ``− item 9`` / ``+ dir: shuttle``;
+* discover: one row, the target tile (if any) then a tile per context point captioned
+  ``+ pair 1`` / ``− pair 1``;
 * shift: one row per α (``α = 0.5``), the start and the direction tiles on the first row;
 * walk: one row per point (``step 3/6``, ``t = 0.4``), the start on the first row, the end on the last.
 
@@ -35,7 +37,7 @@ from latentspace.render.sheets import SheetGeometry, SheetLayout, SheetRow, Tile
 from latentspace.render.thumbnails import THUMB_SIZE, ThumbnailCache, ThumbnailUnavailable, make_thumbnail, placeholder
 from latentspace.render.tiles import neutral_tile, png_bytes
 from latentspace.server.arithmetic.engine import ArithmeticEngine
-from latentspace.server.arithmetic.requests import CombineRequest, PathResult, ShiftRequest, WalkRequest
+from latentspace.server.arithmetic.requests import CombineRequest, DiscoverRequest, PathResult, ShiftRequest, WalkRequest
 from latentspace.server.config import MIN_TILE_SIZE, PictureLimits
 from latentspace.server.errors import InvalidQuery, TooLarge
 from latentspace.server.search.deadline import NO_DEADLINE, Deadline
@@ -65,7 +67,7 @@ class SearchRequest:
     options: SearchOptions = SearchOptions()
 
 
-SheetRequest = SearchRequest | CombineRequest | ShiftRequest | WalkRequest
+SheetRequest = SearchRequest | CombineRequest | DiscoverRequest | ShiftRequest | WalkRequest
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Sheet:
     width: int
     height: int
     result: SearchResult | PathResult
-    """What the sheet shows: hits (search, combine) or one row per step (shift, walk)."""
+    """What the sheet shows: hits (search, combine, discover) or one row per step (shift, walk)."""
 
 
 def _name(source: Source) -> str:
@@ -101,6 +103,14 @@ def _weighted(weight: float, name: str) -> str:
     sign = "+" if weight > 0 else "−"
     magnitude = abs(weight)
     return f"{sign} {name}" if magnitude == 1 else f"{sign} {magnitude:g} × {name}"
+
+
+def _discover_tiles(request: DiscoverRequest) -> list[tuple[str, Source]]:
+    """(caption, point) of a discover sheet's query tiles: the target, then each pair's two points."""
+    shown = [] if request.target is None else [("target", request.target.source)]
+    for i, (positive, negative) in enumerate(request.pairs, 1):
+        shown += [(f"+ pair {i}", positive.source), (f"− pair {i}", negative.source)]
+    return shown
 
 
 class PictureEngine:
@@ -185,6 +195,8 @@ class PictureEngine:
             rows, query_columns = request.steps, 1
         elif isinstance(request, CombineRequest):
             rows, query_columns = 1, len(request.terms)
+        elif isinstance(request, DiscoverRequest):
+            rows, query_columns = 1, len(_discover_tiles(request))
         else:
             rows, query_columns = 1, 1
         if not (1 <= k <= self.engine.config.max_k and 1 <= rows <= steps
@@ -207,7 +219,9 @@ class PictureEngine:
             return self.arithmetic.shift(request, deadline=deadline)
         if isinstance(request, WalkRequest):
             return self.arithmetic.walk(request, deadline=deadline)
-        raise InvalidQuery("the sheet names no request: set one of search, combine, shift or walk")
+        if isinstance(request, DiscoverRequest):
+            return self.arithmetic.discover(request, deadline=deadline)
+        raise InvalidQuery("the sheet names no request: set one of search, combine, discover, shift or walk")
 
     def _items(self, sources: Sequence[Source]) -> dict[int, Item]:
         ids = [int(s.item_id) for s in sources if isinstance(s, ItemQuery)]
@@ -245,12 +259,17 @@ class PictureEngine:
 
     def _rows(self, request: SheetRequest, result: SearchResult | PathResult, cache: ThumbnailCache) -> list[SheetRow]:
         store = self.engine.store
-        if isinstance(request, (SearchRequest, CombineRequest)):
+        if isinstance(request, (SearchRequest, CombineRequest, DiscoverRequest)):
             assert isinstance(result, SearchResult)
             hits = self._hit_tiles(store, cache, result)
             if isinstance(request, SearchRequest):
                 items = self._items([request.query])
                 query = [Tile(self._picture(request.query, items, cache), ("query", self._detail(request.query, items)))]
+            elif isinstance(request, DiscoverRequest):
+                shown = _discover_tiles(request)
+                items = self._items([source for _, source in shown])
+                query = [Tile(self._picture(source, items, cache), (caption, self._detail(source, items)))
+                         for caption, source in shown]
             else:
                 items = self._items([t.source for t in request.terms])
                 query = [Tile(self._picture(t.source, items, cache),
@@ -287,6 +306,12 @@ class PictureEngine:
             expression = " ".join(parts)
             expression = expression[2:] if expression.startswith("+ ") else expression
             return f"{expression} ({_METHOD_NAMES.get(request.method, request.method)})"
+        if isinstance(request, DiscoverRequest):
+            pairs = f"{len(request.pairs)} context pair{'s' if len(request.pairs) != 1 else ''}"
+            if request.target is None:
+                return f"context search, {pairs}"
+            items = self._items([request.target.source])
+            return f"discover near {self._title_name(request.target.source, items)}, {pairs}"
         if isinstance(request, ShiftRequest):
             items = self._items([request.start])
             return f"shift {self._title_name(request.start, items)} along {_name(request.direction)}"

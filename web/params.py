@@ -6,11 +6,13 @@ import json
 
 from starlette.requests import Request
 
+from latentspace.client.convert import METHODS as _CLIENT_METHODS
 from latentspace.web.errors import BadRequest
 
 __all__ = ["METHODS", "ParsedQuery", "json_body", "read_upload"]
 
-METHODS = ("add", "cosmul", "average", "best_score")
+METHODS: tuple[str, ...] = tuple(_CLIENT_METHODS)
+"""The combination methods the API accepts: the client's (and so the Combine RPC's), all of them."""
 
 
 class ParsedQuery:

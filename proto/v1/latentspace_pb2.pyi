@@ -499,20 +499,22 @@ class GetThumbnailsResponse(_message.Message):
     def __init__(self, thumbnails: _Optional[_Iterable[_Union[Thumbnail, _Mapping]]] = ...) -> None: ...
 
 class RenderSheetRequest(_message.Message):
-    __slots__ = ("search", "combine", "shift", "walk", "tile_size", "title")
+    __slots__ = ("search", "combine", "shift", "walk", "discover", "tile_size", "title")
     SEARCH_FIELD_NUMBER: _ClassVar[int]
     COMBINE_FIELD_NUMBER: _ClassVar[int]
     SHIFT_FIELD_NUMBER: _ClassVar[int]
     WALK_FIELD_NUMBER: _ClassVar[int]
+    DISCOVER_FIELD_NUMBER: _ClassVar[int]
     TILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     search: SearchRequest
     combine: CombineRequest
     shift: ShiftRequest
     walk: WalkRequest
+    discover: DiscoverRequest
     tile_size: int
     title: str
-    def __init__(self, search: _Optional[_Union[SearchRequest, _Mapping]] = ..., combine: _Optional[_Union[CombineRequest, _Mapping]] = ..., shift: _Optional[_Union[ShiftRequest, _Mapping]] = ..., walk: _Optional[_Union[WalkRequest, _Mapping]] = ..., tile_size: _Optional[int] = ..., title: _Optional[str] = ...) -> None: ...
+    def __init__(self, search: _Optional[_Union[SearchRequest, _Mapping]] = ..., combine: _Optional[_Union[CombineRequest, _Mapping]] = ..., shift: _Optional[_Union[ShiftRequest, _Mapping]] = ..., walk: _Optional[_Union[WalkRequest, _Mapping]] = ..., discover: _Optional[_Union[DiscoverRequest, _Mapping]] = ..., tile_size: _Optional[int] = ..., title: _Optional[str] = ...) -> None: ...
 
 class RenderSheetResponse(_message.Message):
     __slots__ = ("png", "width", "height", "search", "path")

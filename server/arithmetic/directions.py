@@ -86,14 +86,13 @@ class DirectionBook:
     def _store(self):
         return self.engine.store
 
-    def create(self, name: str, source: DirectionSource, *,
-               deadline: Deadline = NO_DEADLINE) -> tuple[Direction, float | None]:
-        """Compute and store a direction, with its probe's held-out accuracy when it is learned
-        (else None); AlreadyExists if ``name`` is taken."""
+    def create(self, name: str, source: DirectionSource, *, deadline: Deadline = NO_DEADLINE) -> Direction:
+        """Compute and store a direction (a learned one with its probe's held-out accuracy);
+        AlreadyExists if ``name`` is taken."""
         with self.engine.operation():
             return self._create(name, source, deadline)
 
-    def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> tuple[Direction, float | None]:
+    def _create(self, name: str, source: DirectionSource, deadline: Deadline) -> Direction:
         check_direction_name(name)
         if self._store.get_direction(name) is not None:  # before any embedding work
             raise AlreadyExists(f"a direction named {name!r} already exists; delete it first or choose another name")
@@ -120,7 +119,7 @@ class DirectionBook:
             kind, accuracy, vector = "learned", vector.accuracy, vector.vector
         deadline.check("before the direction was stored")
         try:
-            return self._store.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32)), accuracy
+            return self._store.put_direction(name, kind, description, np.asarray(vector, dtype=np.float32), accuracy)
         except DirectionExists:  # created by a concurrent request since the check above
             raise AlreadyExists(f"a direction named {name!r} already exists") from None
         except OSError as exc:

@@ -135,6 +135,7 @@ def _point_term(message: pb.Term, what: str) -> Named:
 
 
 def discover_request(message: pb.DiscoverRequest) -> DiscoverRequest:
+    """A Discover (also carried by RenderSheet)."""
     target = _point_term(message.target, "target") if message.HasField("target") else None
     pairs = tuple((_point_term(p.positive, f"context pair {i} positive"),
                    _point_term(p.negative, f"context pair {i} negative")) for i, p in enumerate(message.context, 1))
@@ -171,7 +172,9 @@ def sheet_request(message: pb.RenderSheetRequest) -> SheetRequest:
         return shift_request(message.shift)
     if kind == "walk":
         return walk_request(message.walk)
-    raise InvalidQuery("the sheet names no request: set one of search, combine, shift or walk")
+    if kind == "discover":
+        return discover_request(message.discover)
+    raise InvalidQuery("the sheet names no request: set one of search, combine, discover, shift or walk")
 
 
 def direction_source(message: pb.CreateDirectionRequest) -> DirectionSource:
@@ -218,13 +221,13 @@ def item_message(item: Item, vector: np.ndarray | None = None) -> pb.Item:
     return message
 
 
-def direction_message(direction: Direction, *, with_vector: bool, accuracy: float | None = None) -> pb.Direction:
+def direction_message(direction: Direction, *, with_vector: bool) -> pb.Direction:
     vector = np.asarray(direction.vector, dtype=np.float32)
     message = pb.Direction(name=direction.name, kind=direction.kind, description=direction.description,
                            created_at=direction.created_at, dimension=len(vector),
                            norm=float(np.linalg.norm(vector.astype(np.float64))))
-    if accuracy is not None:
-        message.accuracy = accuracy
+    if direction.accuracy is not None:
+        message.accuracy = direction.accuracy
     if with_vector:
         message.vector.CopyFrom(vector_message(vector))
     return message

@@ -93,9 +93,9 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
                                                           deadline=convert.deadline(context)))
 
     def CreateDirection(self, request: pb.CreateDirectionRequest, context: Context) -> pb.Direction:
-        created, accuracy = self.arithmetic.directions.create(request.name, convert.direction_source(request),
-                                                              deadline=convert.deadline(context))
-        return convert.direction_message(created, with_vector=True, accuracy=accuracy)
+        created = self.arithmetic.directions.create(request.name, convert.direction_source(request),
+                                                    deadline=convert.deadline(context))
+        return convert.direction_message(created, with_vector=True)
 
     def ListDirections(self, request: pb.ListDirectionsRequest, context: Context) -> pb.ListDirectionsResponse:
         return pb.ListDirectionsResponse(directions=[convert.direction_message(d, with_vector=request.with_vectors)

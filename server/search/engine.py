@@ -60,6 +60,7 @@ from latentspace.server.search.queries import (
     VectorQuery,
 )
 from latentspace.server.search.exact_top import RankChunk, TopRows, chunk_rows, exact_tops
+from latentspace.server.search.ranged import threshold_candidates
 from latentspace.server.search.refined import Pool, Refinement, check_refinement, refine, refine_pool
 from latentspace.server.search.resolve import Resolver
 from latentspace.server.search.similarity import rank_similar
@@ -303,23 +304,43 @@ class SearchEngine:
         return SearchResult(hits(shown), metric)
 
     def _refined_search(self, vectors: np.ndarray, scope: Scope, exclude: list[tuple[int, ...]]) -> list[SearchResult]:
-        """Each query's candidates scored exactly (every row on a Flat index, in chunks; else
-        FAISS's neighbours), then refined: thresholds, duplicates and MMR need more than the top k."""
+        """Each query's candidates scored exactly, then refined: thresholds, duplicates and MMR need
+        more than the top k. Candidates: with a threshold, what FAISS's range search finds (see
+        :mod:`.ranged`; on an approximate index, with FAISS's neighbours); else every row on a Flat
+        index, in chunks, or FAISS's neighbours."""
         metric = self.store.metric
         ranks = [rank_similar(vector, metric, skip) for vector, skip in zip(vectors, exclude)]
         candidates = self.config.arithmetic.candidates(scope.ranked)
-        if self.exact:
+        withins = [self._within_threshold(vector, scope, len(skip)) for vector, skip in zip(vectors, exclude)]
+        out: list[SearchResult | None] = [None] * len(vectors)
+        scan = [i for i, within in enumerate(withins) if self.exact and within is None]
+        if scan:
             pool = refine_pool(scope.refinement, candidates=candidates)
-            tops = self.exact_tops(ranks, [self.pool_rows(pool)] * len(ranks), scope.allowed,
+            tops = self.exact_tops([ranks[i] for i in scan], [self.pool_rows(pool)] * len(scan), scope.allowed,
                                    lower_is_better=metric == "l2", keep_vectors=pool.vectors)
-            return [self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric) for top in tops]
-        out = []
-        for vector, skip, rank in zip(vectors, exclude, ranks):
-            _, found = self.store.search(vector[None, :], candidates + len(skip), allowed_ids=scope.allowed)
-            ids, rows = self._live_rows(np.unique(found[found >= 0]).tolist())
+            for i, top in zip(scan, tops):
+                out[i] = self.refined_result(scope, top.scores, top.ids, _vectors_of(top), metric=metric)
+        for i, (vector, skip, rank, within) in enumerate(zip(vectors, exclude, ranks, withins)):
+            if out[i] is not None:
+                continue
+            if self.exact:
+                found = within
+            else:
+                _, nearest = self.store.search(vector[None, :], candidates + len(skip), allowed_ids=scope.allowed)
+                found = nearest[nearest >= 0] if within is None else np.concatenate([nearest[nearest >= 0], within])
+            ids, rows = self._live_rows(np.unique(np.asarray(found, dtype=np.int64)).tolist())
             scores, ranked = rank(rows, ids, max(1, len(ids)))
-            out.append(self.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)], metric=metric))
+            out[i] = self.refined_result(scope, scores, ranked, rows[np.searchsorted(ids, ranked)], metric=metric)
         return out
+
+    def _within_threshold(self, vector: np.ndarray, scope: Scope, skipped: int) -> np.ndarray | None:
+        """Ids within the request's threshold by FAISS's range search, or None (no threshold, or
+        see :func:`~latentspace.server.search.ranged.threshold_candidates`)."""
+        threshold = scope.refinement.threshold
+        if threshold is None:
+            return None
+        cap = max(self.config.max_k, self.config.arithmetic.candidates(scope.ranked)) + skipped
+        return threshold_candidates(self.store, vector, threshold, allowed=scope.allowed, cap=cap, exact=self.exact)
 
     def _live_rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)`` of those ids still stored (a concurrent remove may take some)."""

@@ -86,15 +86,21 @@ def check_threshold(*, min_score: float | None = None, max_distance: float | Non
     return None
 
 
-def faiss_radius(threshold: Threshold) -> float:
-    """The radius for FAISS ``range_search``, widened by one float32 step (and a little slack for
-    float32 rounding) so no hit that passes the exact check is missed: FAISS keeps inner
-    products strictly above the radius and distances strictly below it. Always re-score the
-    results exactly and filter them with :func:`within_threshold`."""
+def faiss_radius(threshold: Threshold, *, dim: int = 1, query_sq_norm: float = 0.0) -> float:
+    """The radius for FAISS ``range_search``, widened so no hit that passes the exact check is
+    missed: FAISS keeps inner products strictly above the radius and distances strictly below
+    it, in float32. The widening bounds float32's error on ``dim`` products (d·2⁻²⁴ per unit of
+    the terms' size, four times over; for l2 the size is the query's and a hit's squared norms,
+    a hit lying within the radius of the query), and never less than 1e-5 relative. Always
+    re-score the results exactly and filter them with :func:`within_threshold`."""
     v = np.float32(threshold.value)
-    slack = np.float32(1e-5) * max(np.float32(1.0), abs(v))
-    if threshold.kind == "min_score":
+    unit_error = 4.0 * max(int(dim), 1) * 2.0 ** -24
+    if threshold.kind == "min_score":  # cosine: unit vectors, |q·x| <= 1
+        slack = np.float32(max(1e-5 * max(1.0, abs(float(v))), unit_error))
         return float(np.nextafter(v - slack, np.float32(-np.inf)))
+    q2, r = max(float(query_sq_norm), 0.0), float(v)
+    size = q2 + (np.sqrt(q2) + np.sqrt(r)) ** 2 + r  # |q|² + the largest |x|² within the radius, + |q - x|²
+    slack = np.float32(max(1e-5 * max(1.0, r), unit_error * size))
     return float(np.nextafter(v + slack, np.float32(np.inf)))
 
 

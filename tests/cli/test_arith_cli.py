@@ -93,7 +93,10 @@ def test_direction_commands(served, tmp_path, capsys):
                        "--server", address)
     assert code == 0 and out.startswith("created direction greener (sets, norm ")
     code, out, _ = run(capsys, "direction", "list", "--json", "--server", address)
-    assert [d["name"] for d in json.loads(out)["directions"]] == ["greener", "warm"]
+    listed = json.loads(out)["directions"]
+    assert [d["name"] for d in listed] == ["greener", "warm"] and not any("accuracy" in d for d in listed)
+    code, out, _ = run(capsys, "direction", "list", "--server", address)
+    assert out.splitlines()[0].split()[:4] == ["name", "kind", "norm", "accuracy"] and " - " in out.splitlines()[-1]
     code, out, _ = run(capsys, "direction", "show", "warm", "--out", tmp_path / "warm.npy", "--server", address)
     assert code == 0 and "labels" in out and "4096-d" in out
     np.testing.assert_array_equal(np.load(tmp_path / "warm.npy"), client.get_direction("warm").vector)

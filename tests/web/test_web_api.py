@@ -44,6 +44,10 @@ def test_combine_shift_walk_equal_the_cli(web, capsys):
     assert http(web.url, f"/api/combine?p={a}&p={c}&n={b}&method=best_score&k=3&label=green").json() == cli_json(
         capsys, "analogy", "-p", f"id:{a}", f"id:{c}", "-n", f"id:{b}", "--method", "best_score", "-k", 3,
         "--label", "green", "--json", "--server", web.address)
+    summed = http(web.url, f"/api/combine?p={a}&p={c}&n={b}&method=sum_scores&k=3")
+    assert summed.status == 200 and summed.json()["metric"] == "sum_scores"
+    assert summed.json() == cli_json(capsys, "analogy", "-p", f"id:{a}", f"id:{c}", "-n", f"id:{b}", "--method",
+                                     "sum_scores", "-k", 3, "--json", "--server", web.address)
     photo = web.corpus / "red" / "red_1.png"
     posted = http(web.url, f"/api/combine?n={b}&method=average&k=3", method="POST", body=photo.read_bytes())
     assert posted.json() == cli_json(capsys, "analogy", "-p", photo, "-n", f"id:{b}", "--method", "average", "-k", 3,
@@ -101,7 +105,7 @@ def test_info_items_labels_thumbnails_atlas(web, capsys):
     ("/api/search?id=424242", 404, "no item with id 424242"),
     ("/api/search?id=1&include_self=maybe", 400, "give 1 or 0"),
     ("/api/combine", 400, "give terms"),
-    ("/api/combine?p=1&method=magic", 400, "method"),
+    ("/api/combine?p=1&method=magic", 400, "add, cosmul, average, best_score, sum_scores"),
     ("/api/combine?p=1&pdir=nosuch", 404, "nosuch"),
     ("/api/shift?id=1", 400, "direction=NAME"),
     ("/api/shift?id=1&direction=nosuch", 404, "nosuch"),

@@ -1,6 +1,6 @@
 """CreateDirection with a learned probe, through a real server, the client and the CLI: the stored
-vector is fit_direction's unit direction over the same rows, its held-out accuracy comes back
-with it, and bad requests store nothing."""
+vector is fit_direction's unit direction over the same rows, its held-out accuracy is stored
+with it (Create, Get, List, ``direction list/show``), and bad requests store nothing."""
 
 from __future__ import annotations
 
@@ -47,7 +47,15 @@ def test_probe_from_sets_and_labels(served):
     assert float((vectors[north].mean(axis=0) - vectors[south].mean(axis=0)) @ created.vector) > 0
     stored = client.get_direction("n-s")
     np.testing.assert_array_equal(stored.vector, created.vector)
-    assert stored.accuracy is None and stored.description == created.description
+    assert stored.accuracy == pytest.approx(created.accuracy) and stored.description == created.description
+    assert {d.name: d.accuracy for d in client.list_directions()}["n-s"] == pytest.approx(created.accuracy)
+    listed = run_cli("direction", "list", "--server", client.address)
+    row = next(line for line in listed.out.splitlines() if line.startswith("n-s "))
+    assert f"{created.accuracy:.1%}" in row
+    shown_text = run_cli("direction", "show", "n-s", "--server", client.address)
+    assert f"accuracy   {created.accuracy:.1%} held out" in shown_text.out
+    shown_json = json.loads(run_cli("direction", "show", "n-s", "--json", "--server", client.address).out)
+    assert shown_json["accuracy"] == pytest.approx(created.accuracy)
 
     out = run_cli("direction", "create", "e-w", "--from-labels", "east", "west", "--probe", "logistic", "--json",
                   "--server", client.address)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from latentspace.server.errors import InvalidQuery
-from latentspace.server.arithmetic.learned_directions import LEARNED_METHODS, corpus_pattern, fit_direction
+from latentspace.server.arithmetic.learned_directions import (
+    LEARNED_METHODS, PROBE_C_GRID, background_sample, corpus_pattern, fit_direction,
+)
 
 rng = np.random.default_rng(5)
 D = 12
@@ -52,10 +54,48 @@ def test_corpus_pattern_is_the_covariance_times_the_weights():
     w = rng.normal(size=D)
     u = _unit(CORPUS)
     np.testing.assert_allclose(corpus_pattern(CORPUS, w), np.cov(u, rowvar=False) @ w, rtol=1e-9)
-    probe = fit_direction(POS, NEG, method="probe", corpus=CORPUS)
-    fisher = fit_direction(POS, NEG, method="fisher")
-    pattern = np.cov(u, rowvar=False) @ fisher.vector.astype(np.float64)
-    np.testing.assert_allclose(probe.vector, pattern / np.linalg.norm(pattern), atol=1e-5)
+
+
+def test_probe_is_the_pattern_of_a_logistic_contrast_with_the_index_at_a_grid_c():
+    """Σ·w, w a logistic regression of the positives (weight 1 a side) against the negatives and
+    the index's rows (½ each), with one of the grid's C."""
+    from sklearn.linear_model import LogisticRegression
+
+    p, n, b = _unit(POS), _unit(NEG), _unit(CORPUS)  # the corpus is smaller than BACKGROUND_ROWS
+    x = np.concatenate([p, n, b])
+    y = np.r_[np.ones(len(p)), np.zeros(len(n) + len(b))]
+    weights = np.r_[np.full(len(p), 1 / len(p)), np.full(len(n), 0.5 / len(n)), np.full(len(b), 0.5 / len(b))] * len(x)
+    cov = np.cov(b, rowvar=False)
+    candidates = []
+    for c in PROBE_C_GRID:
+        w = cov @ LogisticRegression(C=c, max_iter=5000).fit(x, y, sample_weight=weights).coef_[0]
+        candidates.append(w / np.linalg.norm(w))
+    probe = fit_direction(POS, NEG, method="probe", corpus=CORPUS).vector
+    assert min(np.abs(probe - c).max() for c in candidates) < 1e-4
+
+
+def test_probe_raises_the_positives_above_the_rest_of_the_index():
+    """Images beyond the positives along the positive–negative axis but elsewhere in the index:
+    a boundary between the examples alone ranks them above the positives, the probe does not."""
+    side = np.zeros(D)
+    side[1] = 1.0
+    beyond = CENTRE + AXIS * 4.0 + side * 3.0 + rng.normal(scale=0.4, size=(100, D))
+    corpus = np.concatenate([POS, NEG, beyond])
+
+    def share_above_positives(direction):
+        return float(np.mean(_unit(beyond) @ direction > np.median(_unit(POS) @ direction)))
+
+    assert share_above_positives(fit_direction(POS, NEG, method="logistic").vector) > 0.5
+    assert share_above_positives(fit_direction(POS, NEG, method="probe", corpus=corpus).vector) < 0.1
+
+
+def test_background_sample_is_seeded_unit_and_bounded():
+    many = rng.normal(size=(50, D))
+    many[7] = 0.0
+    sample = background_sample(many, rows=20, seed=3)
+    assert sample.shape[0] <= 20 and np.allclose(np.linalg.norm(sample, axis=1), 1.0)
+    np.testing.assert_array_equal(sample, background_sample(many, rows=20, seed=3))
+    assert len(background_sample(many, rows=100)) == 49  # the all-zero row dropped
 
 
 def test_held_out_accuracy_is_lower_on_overlapping_sets():
@@ -67,6 +107,7 @@ def test_held_out_accuracy_is_lower_on_overlapping_sets():
     ({"positives": POS[:1], "negatives": NEG}, "at least 2"),
     ({"positives": POS, "negatives": NEG, "method": "svm"}, "unknown"),
     ({"positives": POS, "negatives": NEG, "method": "probe"}, "corpus"),
+    ({"positives": POS, "negatives": NEG, "method": "probe", "corpus": CORPUS[:, :5]}, "shape"),
     ({"positives": np.zeros((3, D)), "negatives": NEG}, "all zeros"),
     ({"positives": POS, "negatives": NEG[:, :5]}, "dimension"),
     ({"positives": POS, "negatives": NEG, "method": "fisher", "folds": 1}, "folds"),

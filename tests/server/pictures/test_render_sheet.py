@@ -83,6 +83,28 @@ def test_analogy_sheet_shows_one_tile_per_term(shared, thumbs):
     check_hits(image, geo, 0, sheet.result.hits, thumbs)
 
 
+def test_discover_sheet_shows_the_target_then_each_pairs_points(shared, thumbs):
+    _, client = shared
+    context = [(5, 9), (3, 11)]
+    sheet = client.discover_sheet(2, context, k=4)
+    assert sheet.result == client.discover(2, context, k=4) and len(sheet.result) == 4
+    image = sheet.image()
+    geo = geometry(rows=1, query_columns=5, k=4)
+    assert image.size == geo.size
+    labels = {item.id: item.label for item in client.get_items([2, 3, 5, 9, 11])}
+    shown = [(2, "target"), (5, "+ pair 1"), (9, "− pair 1"), (3, "+ pair 2"), (11, "− pair 2")]
+    for column, (item_id, caption) in enumerate(shown):
+        check_query(image, geo, 0, column, thumbs[item_id], (caption, f"{labels[item_id]} · #{item_id}"))
+    check_hits(image, geo, 0, sheet.result.hits, thumbs)
+
+    alone = client.discover_sheet(None, context[:1], k=3, title="")  # context search: no target tile
+    assert alone.result == client.discover(None, context[:1], k=3)
+    geo = geometry(rows=1, query_columns=2, k=3, title=False)
+    assert alone.image().size == geo.size
+    check_query(alone.image(), geo, 0, 0, thumbs[5], ("+ pair 1", f"{labels[5]} · #5"))
+    check_hits(alone.image(), geo, 0, alone.result.hits, thumbs)
+
+
 def test_shift_sheet_is_one_row_per_strength(shared, thumbs):
     from latentspace.render.sheets import BACKGROUND
     from latentspace.render.tiles import neutral_tile
