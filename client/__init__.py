@@ -41,6 +41,8 @@ from latentspace.client.models import (
     Sheet,
     Term,
     Thumbnail,
+    Visualization,
+    VisualizeProgress,
     WeightsInfo,
 )
 
@@ -75,5 +77,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "Visualization",
+    "VisualizeProgress",
     "WeightsInfo",
 ]
