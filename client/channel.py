@@ -31,8 +31,9 @@ def error_from_rpc(exc: grpc.RpcError, address: str) -> LatentSpaceError:
     code = exc.code().name if exc.code() is not None else "UNKNOWN"
     details = exc.details() or "no details"
     if code == "CANCELLED":
-        # This client never cancels a call, so the server (gRPC itself) did: a call that
-        # arrives as the server stops is cancelled before any handler sees it. Retryable.
+        # This client cancels a call only when the reader of a stream stops early, and then
+        # raises the reader's exception, not this; so the server (gRPC itself) did: a call
+        # that arrives as the server stops is cancelled before any handler sees it. Retryable.
         code, details = "UNAVAILABLE", f"the server cancelled the call; it is shutting down ({details})"
     if code == "UNAVAILABLE":
         details = f"server at {address}: {details}"
