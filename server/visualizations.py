@@ -126,14 +126,17 @@ class VisualizeEngine:
     def params(self, request: VisualizeRequest) -> OptimisationParams:
         """The request's parameters, defaults filled in, within this server's limits."""
         limits = self.limits
-        steps, size, count = request.steps or DEFAULTS.steps, request.size or DEFAULTS.size, request.count or DEFAULTS.count
+        steps = request.steps or DEFAULTS.steps
+        size = request.size or DEFAULTS.size
+        count = request.count or DEFAULTS.count
         if not 1 <= steps <= limits.max_steps:
             raise InvalidQuery(f"steps must be 1..{limits.max_steps} on this server (0 means {DEFAULTS.steps}), "
                                f"got {steps}")
         smallest = max(MIN_SIZE, min(self.network.min_size, limits.max_size))
         if not smallest <= size <= limits.max_size:
-            raise InvalidQuery(f"size must be {smallest}..{limits.max_size} pixels for {self.engine.embedder.spec.name} "
-                               f"on this server (0 means {DEFAULTS.size}), got {size}")
+            model = self.engine.embedder.spec.name
+            raise InvalidQuery(f"size must be {smallest}..{limits.max_size} pixels for {model} on this server "
+                               f"(0 means {DEFAULTS.size}), got {size}")
         if not 1 <= count <= limits.max_count:
             raise InvalidQuery(f"count must be 1..{limits.max_count} images on this server (0 means 1), got {count}")
         if not (math.isfinite(request.diversity) and request.diversity >= 0):
@@ -167,7 +170,8 @@ class VisualizeEngine:
         try:
             _, vectors = self.engine.get_items([item_id], with_vectors=True)
         except NotFound as exc:
-            raise NotFound(f"{exc}; the index holds {len(self.engine.store)} items (ListItems lists their ids)") from None
+            count = len(self.engine.store)
+            raise NotFound(f"{exc}; the index holds {count} items (ListItems lists their ids)") from None
         assert vectors is not None
         return vectors[0]
 

@@ -86,14 +86,26 @@ def test_one_optimisation_at_a_time_and_cached_answers_meanwhile(server, client)
 
 
 def test_the_limit_is_the_servers_to_set(start_server, small_index):
-    from latentspace.client import Client
+    from latentspace.client import Client, InvalidArgument
     from latentspace.server.config import VisualizeLimits
 
     running = start_server(small_index, visualize=VisualizeLimits(max_concurrent=2, max_steps=8, max_size=64))
     with Client(running.address, timeout=30) as client:
         limits = client.info().limits
-        assert (limits.max_concurrent_visualizations, limits.max_visualize_steps, limits.max_visualize_size) == (2, 8, 64)
-        from latentspace.client import InvalidArgument
-
+        assert (limits.max_concurrent_visualizations, limits.max_visualize_steps,
+                limits.max_visualize_size) == (2, 8, 64)
         with pytest.raises(InvalidArgument, match=r"steps must be 1\.\.8 on this server"):
             client.visualize("tabby", steps=9, size=64)
+
+
+def test_a_request_that_is_not_a_visualize_request_is_invalid_argument(server):
+    import grpc
+
+    from latentspace.proto.v1 import latentspace_pb2 as pb
+
+    raw = pb.VisualizeRequest(class_name="PLACEHOLDER").SerializeToString().replace(b"PLACEHOLDER", b"bad\xff\xfename!")
+    with grpc.insecure_channel(server.address) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            list(channel.unary_stream("/latentspace.v1.LatentSpace/Visualize")(raw, timeout=30))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid latentspace.v1.VisualizeRequest" in caught.value.details()
