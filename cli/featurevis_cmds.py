@@ -1,9 +1,13 @@
-"""``latentspace visualize`` and ``latentspace activations``: what the network itself sees."""
+"""``latentspace visualize`` and ``latentspace activations``: what the network itself sees.
+
+``visualize --server`` asks a server instead (:mod:`latentspace.cli.featurevis_remote`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,15 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and seen through random jitter, scaling and rotation each step (Olah et al. 2017, as Lucid), so that "
         "the network's class logit, a layer's channel (mean over positions; --neuron: the centre position), or "
         "the cosine of its embedding with a named direction or a stored item's vector is as large as possible. "
-        "Seeded: the same command gives the same picture. With --index the picture is cached in DIR/featurevis/.",
+        "Seeded: the same command gives the same picture. With --index the picture is cached in DIR/featurevis/. "
+        "With --server the server optimises against its own index's network (the model its manifest names) and "
+        "caches the picture in its index directory; --index, --model, --weights and --device are then the "
+        "server's business and refused here.",
     )
     what = vis.add_argument_group("objective (exactly one)")
     target = what.add_mutually_exclusive_group(required=True)
     target.add_argument("--class", dest="class_name", metavar="NAME", help="an ImageNet class by name or index 0-999")
     target.add_argument("--layer", help="a layer (with --unit): conv1..conv5, fc6, fc7 for alexnet; stem, "
                         "stage1..stage7, head, pool for efficientnet-lite0")
-    target.add_argument("--direction", metavar="NAME", help="a named direction stored in --index")
-    target.add_argument("--item", type=int, metavar="ID", help="the stored vector of an item of --index")
+    target.add_argument("--direction", metavar="NAME", help="a named direction stored in --index (or the server's)")
+    target.add_argument("--item", type=int, metavar="ID", help="the stored vector of an item of --index (or the server's)")
     what.add_argument("--unit", type=int, metavar="N", help="the channel of --layer, from 0")
     what.add_argument("--neuron", action="store_true", help="with --layer: the unit at the centre position only")
     vis.add_argument("--index", type=Path, metavar="DIR",
@@ -41,6 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     vis.add_argument("--diversity", type=float, default=0.0,
                      help="with --count > 1: weight of the penalty on their similarity (Lucid's diversity; try 10)")
     _add_network_options(vis, from_index=True)
+    remote = vis.add_argument_group("on a server", "optimise on a running server instead of in this process")
+    remote.add_argument("--server", metavar="ADDR", default=None,
+                        help="server address host:port; its index decides the network (no --model, --weights, "
+                             "--device or --index with it)")
+    remote.add_argument("--timeout", type=float, default=600.0,
+                        help="with --server: seconds before the call gives up and the server stops (default 600)")
+    remote.add_argument("--ca", type=Path, default=os.environ.get("LATENTSPACE_CA"), metavar="PEM",
+                        help="with --server: connect with TLS, trusting this certificate (default: $LATENTSPACE_CA)")
+    remote.add_argument("--token-file", type=Path, default=os.environ.get("LATENTSPACE_TOKEN_FILE"), metavar="FILE",
+                        help="with --server: send the bearer token in FILE (default: $LATENTSPACE_TOKEN_FILE)")
     vis.add_argument("--no-progress", action="store_true", help="no progress bar")
     vis.set_defaults(run=run_visualize)
 
@@ -77,17 +94,34 @@ def _embedder(args: argparse.Namespace, store):
     return load_embedder(EmbedderConfig(model=model, layer=layer, weights=WeightsChoice.parse(weights)), device=args.device)
 
 
+def check_objective_flags(args: argparse.Namespace) -> None:
+    """--unit and --neuron go with --layer, which needs --unit."""
+    if args.layer is not None and args.unit is None:
+        raise CliError("--layer needs --unit N, the channel to visualise")
+    if args.layer is None and (args.unit is not None or args.neuron):
+        raise CliError("--unit and --neuron go with --layer")
+
+
+def write_pictures(pictures: list[bytes], out: Path) -> None:
+    """One picture as it came; several side by side."""
+    import numpy as np
+    from PIL import Image
+
+    if len(pictures) == 1:
+        out.write_bytes(pictures[0])
+        return
+    images = [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in pictures]
+    Image.fromarray(np.concatenate(images, axis=1)).save(out)
+
+
 def _objective(args: argparse.Namespace, network, store):
     from latentspace.render.featurevis import (
         ObjectiveNotFound, channel_objective, class_objective, direction_objective, neuron_objective,
     )
 
+    check_objective_flags(args)
     if args.layer is not None:
-        if args.unit is None:
-            raise CliError("--layer needs --unit N, the channel to visualise")
         return (neuron_objective if args.neuron else channel_objective)(network, args.layer, args.unit)
-    if args.unit is not None or args.neuron:
-        raise CliError("--unit and --neuron go with --layer")
     if args.class_name is not None:
         return class_objective(network, args.class_name)
     if store is None:
@@ -106,14 +140,16 @@ def _objective(args: argparse.Namespace, network, store):
 
 
 def run_visualize(args: argparse.Namespace) -> int:
-    import numpy as np
-    from PIL import Image
+    for name, value in (("--steps", args.steps), ("--size", args.size), ("--count", args.count)):
+        _positive(name, value)
+    if args.server is not None:
+        from latentspace.cli.featurevis_remote import run_on_server
+
+        return run_on_server(args)
 
     from latentspace.indexer import IndexStore
     from latentspace.render.featurevis import FeatureNetwork, FeatureVisError, OptimisationParams, visualize_many
 
-    for name, value in (("--steps", args.steps), ("--size", args.size), ("--count", args.count)):
-        _positive(name, value)
     store = IndexStore.open(args.index, readonly=True) if args.index is not None else None
     try:
         embedder = _embedder(args, store)
@@ -122,6 +158,7 @@ def run_visualize(args: argparse.Namespace) -> int:
             objective = _objective(args, network, store)
             params = OptimisationParams(steps=args.steps, size=args.size, seed=args.seed, count=args.count,
                                         diversity=args.diversity)
+            network.check_size(params.size)
         except FeatureVisError as exc:
             raise CliError(str(exc)) from None
     finally:
@@ -142,11 +179,7 @@ def run_visualize(args: argparse.Namespace) -> int:
                               progress=progress if bar is not None else None)[0]
     if bar is not None:
         bar.close()
-    images = [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in pictures]
-    if len(images) == 1:
-        args.out.write_bytes(pictures[0])
-    else:
-        Image.fromarray(np.concatenate(images, axis=1)).save(args.out)
+    write_pictures(pictures, args.out)
     print(f"wrote {args.out}: {embedder.spec.name} {objective.description}, {params.size} px, {params.steps} steps, "
           f"seed {params.seed}, {time.perf_counter() - started:.1f} s")
     return 0

@@ -49,6 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limits.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
                         help=f"calls in progress or queued; past it new calls get RESOURCE_EXHAUSTED at once "
                              f"(default {d.max_concurrent_rpcs})")
+    v = d.visualize
+    limits.add_argument("--max-visualizations", type=int, default=v.max_concurrent,
+                        help=f"Visualize optimisations running at once; one more gets RESOURCE_EXHAUSTED at once, "
+                             f"cached answers need no slot (default {v.max_concurrent})")
+    limits.add_argument("--max-visualize-steps", type=int, default=v.max_steps,
+                        help=f"most optimisation steps of one Visualize (default {v.max_steps})")
+    limits.add_argument("--max-visualize-size", type=int, default=v.max_size,
+                        help=f"largest side in pixels of a Visualize image (default {v.max_size})")
     observe = serve.add_argument_group("observing")
     observe.add_argument("--metrics-port", type=int, default=None, metavar="N",
                          help="serve Prometheus metrics at http://HOST:N/metrics (same host as --host; 0 picks a "
@@ -77,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from latentspace.indexer.embedders import WeightsChoice
     from latentspace.server.app import serve
-    from latentspace.server.config import MiB, ServerConfig
+    from latentspace.server.config import MiB, ServerConfig, VisualizeLimits
     from latentspace.server.logs import configure_logging
 
     try:
@@ -89,6 +97,8 @@ def run_serve(args: argparse.Namespace) -> int:
             max_concurrent_rpcs=args.max_concurrent_rpcs, tls_cert=args.tls_cert, tls_key=args.tls_key,
             token_file=args.token_file, token_for_health=args.token_for_health,
             metrics_port=args.metrics_port,
+            visualize=VisualizeLimits(max_concurrent=args.max_visualizations, max_steps=args.max_visualize_steps,
+                                      max_size=args.max_visualize_size),
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None

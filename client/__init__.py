@@ -42,6 +42,8 @@ from latentspace.client.models import (
     Sheet,
     Term,
     Thumbnail,
+    Visualization,
+    VisualizeProgress,
     WeightsInfo,
 )
 
@@ -77,5 +79,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "Visualization",
+    "VisualizeProgress",
     "WeightsInfo",
 ]

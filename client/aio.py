@@ -70,6 +70,15 @@ class AsyncClient(ServiceMethods):
     async def _run(self, rpc: str, request, read, timeout: float | None):
         return read(await self._channel.call(getattr(self._stub, rpc), request, timeout))
 
+    async def _stream(self, rpc: str, request, reader, timeout: float | None):
+        messages = self._channel.stream(getattr(self._stub, rpc), request, timeout)
+        try:
+            async for message in messages:
+                reader.feed(message)
+        finally:
+            await messages.aclose()
+        return reader.result()
+
     async def iter_items(self, *, page_size: int = 1000, timeout: float | None = None) -> AsyncIterator[Item]:
         """Every stored item in id order, fetched a page at a time."""
         after = 0

@@ -9,6 +9,7 @@ sees ``grpc.RpcError``.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -30,8 +31,9 @@ def error_from_rpc(exc: grpc.RpcError, address: str) -> LatentSpaceError:
     code = exc.code().name if exc.code() is not None else "UNKNOWN"
     details = exc.details() or "no details"
     if code == "CANCELLED":
-        # This client never cancels a call, so the server (gRPC itself) did: a call that
-        # arrives as the server stops is cancelled before any handler sees it. Retryable.
+        # This client cancels a call only when the reader of a stream stops early, and then
+        # raises the reader's exception, not this; so the server (gRPC itself) did: a call
+        # that arrives as the server stops is cancelled before any handler sees it. Retryable.
         code, details = "UNAVAILABLE", f"the server cancelled the call; it is shutting down ({details})"
     if code == "UNAVAILABLE":
         details = f"server at {address}: {details}"
@@ -103,6 +105,16 @@ class Channel:
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, self.address) from None
 
+    def stream(self, rpc, request, timeout: float | None) -> Iterator:
+        """The messages of a server-streaming ``rpc(request)``; closing the iterator early cancels the call."""
+        call = rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.address) from None
+        finally:
+            call.cancel()  # nothing once the stream ended; otherwise the server stops the work
+
 
 class AsyncChannel:
     """:class:`Channel` over ``grpc.aio``: the same stubs, awaited; made inside the event loop it serves."""
@@ -140,3 +152,14 @@ class AsyncChannel:
             return await rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, self.address) from None
+
+    async def stream(self, rpc, request, timeout: float | None) -> AsyncIterator:
+        """The messages of a server-streaming ``rpc(request)``; closing the iterator early cancels the call."""
+        call = rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+        try:
+            async for message in call:
+                yield message
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.address) from None
+        finally:
+            call.cancel()

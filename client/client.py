@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 from grpc_health.v1 import health_pb2
 
@@ -86,6 +87,12 @@ class Client(ServiceMethods):
 
     def _run(self, rpc: str, request, read, timeout: float | None):
         return read(self._channel.call(getattr(self._stub, rpc), request, timeout))
+
+    def _stream(self, rpc: str, request, reader, timeout: float | None):
+        with closing(self._channel.stream(getattr(self._stub, rpc), request, timeout)) as messages:
+            for message in messages:
+                reader.feed(message)
+        return reader.result()
 
     def iter_items(self, *, page_size: int = 1000, timeout: float | None = None) -> Iterator[Item]:
         """Every stored item in id order, fetched a page at a time."""

@@ -31,9 +31,12 @@ from latentspace.client.models import (
     Term,
     TermInput,
     Thumbnail,
+    Visualization,
+    VisualizeProgress,
     WeightsInfo,
     as_vector,
 )
+from latentspace.client.errors import Internal
 from latentspace.proto.v1 import latentspace_pb2 as pb
 from latentspace.proto.vectors import vector_message
 
@@ -63,6 +66,8 @@ __all__ = [
     "shift_message",
     "term_message",
     "thumbnails",
+    "VisualizeReader",
+    "visualize_message",
     "walk_message",
 ]
 
@@ -306,7 +311,8 @@ def index_info(m: pb.InfoResponse) -> IndexInfo:
         weights=WeightsInfo(w.choice, w.description, w.sha256, w.pretrained), metric=m.metric,
         faiss_factory=m.faiss_factory, uses_faiss=m.uses_faiss, device=m.device, versions=dict(m.versions),
         limits=Limits(lim.max_k, lim.max_batch_queries, lim.max_add_images, lim.max_ids, lim.max_message_bytes,
-                      lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels),
+                      lim.max_thumbnails, lim.max_tile_size, lim.max_picture_pixels, lim.max_visualize_steps,
+                      lim.max_visualize_size, lim.max_visualize_count, lim.max_concurrent_visualizations),
         search=SearchSettings(m.search.nprobe, m.search.ef_search, m.search.candidates) if m.HasField("search") else None,
     )
 
@@ -319,3 +325,54 @@ def sheet(message: pb.RenderSheetResponse) -> Sheet:
     kind = message.WhichOneof("result")
     result = path_result(message.path) if kind == "path" else search_result(message.search)
     return Sheet(message.png, message.width, message.height, result)
+
+
+def visualize_message(class_name: str | int | None = None, *, layer: str | None = None, unit: int | None = None,
+                      neuron: bool = False, direction: str | None = None, item_id: int | None = None, seed: int = 0,
+                      steps: int | None = None, size: int | None = None, count: int | None = None,
+                      diversity: float = 0.0) -> pb.VisualizeRequest:
+    """A Visualize request for exactly one objective; None steps, size and count are the server's defaults."""
+    given = [name for name, value in (("class_name", class_name), ("layer", layer), ("direction", direction),
+                                      ("item_id", item_id)) if value is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one objective: class_name, layer (with unit), direction or item_id"
+                         + (f"; got {', '.join(given)}" if given else ""))
+    if (layer is None) != (unit is None):
+        raise ValueError("layer and unit go together: the unit (channel) of the layer to visualise")
+    if neuron and layer is None:
+        raise ValueError("neuron=True goes with layer and unit")
+    message = pb.VisualizeRequest(seed=int(seed), steps=steps or 0, size=size or 0, count=count or 0,
+                                  diversity=float(diversity))
+    if class_name is not None:
+        message.class_name = str(class_name)
+    elif layer is not None:
+        getattr(message, "neuron" if neuron else "channel").CopyFrom(pb.LayerUnit(layer=layer, unit=int(unit)))
+    elif direction is not None:
+        message.direction = direction
+    else:
+        message.item_id = int(item_id)
+    return message
+
+
+class VisualizeReader:
+    """Reads Visualize's stream: each progress message goes to ``progress``, the result is kept."""
+
+    def __init__(self, progress=None) -> None:
+        self._progress = progress
+        self._result: Visualization | None = None
+
+    def feed(self, message: pb.VisualizeResponse) -> None:
+        kind = message.WhichOneof("event")
+        if kind == "progress":
+            if self._progress is not None:
+                p = message.progress
+                self._progress(VisualizeProgress(p.step, p.steps, p.value))
+        elif kind == "result":
+            r = message.result
+            self._result = Visualization(tuple(r.png), r.value, r.cached, r.description, r.model, r.steps, r.size,
+                                         r.seed)
+
+    def result(self) -> Visualization:
+        if self._result is None:
+            raise Internal("the server ended the Visualize stream without a result")
+        return self._result

@@ -29,6 +29,8 @@ from latentspace.client.models import (
     Sheet,
     TermInput,
     Thumbnail,
+    Visualization,
+    VisualizeProgress,
 )
 from latentspace.proto.v1 import latentspace_pb2 as pb
 
@@ -52,6 +54,10 @@ class ServiceMethods:
     """One method per RPC of the service; subclasses define :meth:`_run` (see the module docstring)."""
 
     def _run(self, rpc: str, request: Any, read: Callable[[Any], Any], timeout: float | None) -> Any:
+        raise NotImplementedError
+
+    def _stream(self, rpc: str, request: Any, reader: convert.VisualizeReader, timeout: float | None) -> Any:
+        """A server-streaming call: every message to ``reader.feed``, then ``reader.result()``."""
         raise NotImplementedError
 
     # -- searching -----------------------------------------------------------------------------
@@ -291,6 +297,42 @@ class ServiceMethods:
         if kind not in SHEET_KINDS:
             raise ValueError(f"unknown sheet kind {kind!r}; choose one of {', '.join(SHEET_KINDS)}")
         return getattr(self, f"{kind}_sheet")(*args, **options)
+
+    # -- feature visualization -----------------------------------------------------------------
+
+    def visualize(
+        self,
+        class_name: str | int | None = None,
+        *,
+        layer: str | None = None,
+        unit: int | None = None,
+        neuron: bool = False,
+        direction: str | None = None,
+        item_id: int | None = None,
+        seed: int = 0,
+        steps: int | None = None,
+        size: int | None = None,
+        count: int | None = None,
+        diversity: float = 0.0,
+        progress: Callable[[VisualizeProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> Visualization:
+        """An image the server's network (its index's embedder) responds to most, optimised on the server.
+
+        Exactly one objective: an ImageNet ``class_name`` (name or index), ``layer`` with ``unit``
+        (a channel; ``neuron=True``: its centre position only), a stored ``direction``, or a stored
+        ``item_id``'s vector. ``steps``, ``size``, ``count``: None is the server's default (256
+        steps, 224 pixels, one image). ``progress`` is called with each step's
+        :class:`VisualizeProgress` (on the event loop, for the asyncio client); an exception it
+        raises cancels the call, which stops the work on the server, and propagates. ``timeout``
+        covers the whole optimisation: a visualization takes seconds to minutes, so give one
+        longer than the client's default. A cached answer comes at once, without progress.
+        ResourceExhausted when the server already runs as many as it allows.
+        """
+        request = convert.visualize_message(class_name, layer=layer, unit=unit, neuron=neuron, direction=direction,
+                                            item_id=item_id, seed=seed, steps=steps, size=size, count=count,
+                                            diversity=diversity)
+        return self._stream("Visualize", request, convert.VisualizeReader(progress), timeout)
 
     def info(self, *, timeout: float | None = None) -> IndexInfo:
         return self._run("Info", pb.InfoRequest(), convert.index_info, timeout)

@@ -38,6 +38,8 @@ __all__ = [
     "Term",
     "TermInput",
     "Thumbnail",
+    "Visualization",
+    "VisualizeProgress",
     "WeightsInfo",
     "as_vector",
 ]
@@ -134,6 +136,14 @@ class Limits:
     """Largest side of a thumbnail or of a sheet's tiles, in pixels."""
     max_picture_pixels: int = 0
     """Most pixels in one answer: count × size² of thumbnails, or a sheet's width × height."""
+    max_visualize_steps: int = 0
+    """Most optimisation steps of one ``visualize`` (0: the server does not offer it)."""
+    max_visualize_size: int = 0
+    """Largest side in pixels of a ``visualize`` image."""
+    max_visualize_count: int = 0
+    """Most images of one ``visualize``."""
+    max_concurrent_visualizations: int = 0
+    """Optimisations the server runs at once; one more is ResourceExhausted (cached answers always come)."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +348,50 @@ class Sheet:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the PNG to ``path`` and return it."""
+        path = Path(path)
+        path.write_bytes(self.png)
+        return path
+
+
+@dataclass(frozen=True)
+class VisualizeProgress:
+    """One optimisation step of a ``visualize`` call, as the server reports it."""
+
+    step: int
+    """Steps done, 1..steps."""
+    steps: int
+    value: float
+    """The objective's value at this step (what the optimisation raises)."""
+
+
+@dataclass(frozen=True)
+class Visualization:
+    """A feature visualization made by the server with its index's network."""
+
+    pictures: tuple[bytes, ...] = field(repr=False)
+    """``count`` PNGs (RGB, ``size`` × ``size``)."""
+    value: float
+    """The objective's value at the last step."""
+    cached: bool
+    """Served from the index directory's cache: no step ran, no progress was reported."""
+    description: str
+    """What was visualised, in words: ``class 'tabby' (281)``, ``stage6 channel 160``."""
+    model: str
+    steps: int
+    size: int
+    seed: int
+
+    @property
+    def png(self) -> bytes:
+        """The first (usually the only) picture."""
+        return self.pictures[0]
+
+    def image(self, index: int = 0) -> Image.Image:
+        """Picture ``index`` as an RGB Pillow image."""
+        return _decode(self.pictures[index])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the first picture's PNG to ``path`` and return it."""
         path = Path(path)
         path.write_bytes(self.png)
         return path

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["ArithmeticLimits", "MIN_TILE_SIZE", "MiB", "PictureLimits", "ServerConfig"]
+__all__ = ["ArithmeticLimits", "MIN_TILE_SIZE", "MiB", "PictureLimits", "ServerConfig", "VisualizeLimits"]
 
 MiB = 1 << 20
 
@@ -78,6 +78,33 @@ class PictureLimits:
 
 
 @dataclass(frozen=True)
+class VisualizeLimits:
+    """How much one Visualize may ask for, and how many optimisations run at once.
+
+    A feature visualization is the heaviest request there is (a forward and a backward pass per
+    step, minutes on a CPU), so by default one runs at a time: a request for another while it
+    runs is refused at once with RESOURCE_EXHAUSTED (no queue: a caller would wait an unknown
+    time holding a thread). Answers from the cache need no slot.
+    """
+
+    max_steps: int = 1024
+    """Most optimisation steps of one request (the default request is 256)."""
+    max_size: int = 512
+    """Largest side of the image in pixels (the smallest is 32; the default 224)."""
+    max_count: int = 8
+    """Most images optimised together for one objective."""
+    max_concurrent: int = 1
+    """Optimisations running at once."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "max_count", "max_concurrent"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_size < 32:
+            raise ValueError(f"max_size must be at least 32, got {self.max_size}")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Where to listen, how much one request may ask for, and how requests are batched."""
 
@@ -122,6 +149,8 @@ class ServerConfig:
     (a Flat index); its scoring then holds about four times this, however large the index."""
     pictures: PictureLimits = PictureLimits()
     """Limits of GetThumbnails and RenderSheet."""
+    visualize: VisualizeLimits = VisualizeLimits()
+    """Limits of Visualize, and how many run at once."""
 
     def __post_init__(self) -> None:
         positive = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes",

@@ -12,7 +12,7 @@ import errno
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["AccessConfigError", "AlreadyExists", "DeadlineExceeded", "EmptyIndex", "InvalidQuery", "NotFound",
+__all__ = ["AccessConfigError", "AlreadyExists", "Busy", "Cancelled", "DeadlineExceeded", "EmptyIndex", "InvalidQuery", "NotFound",
            "PreconditionFailed", "ServiceError", "ShuttingDown", "StorageFull", "TooLarge", "is_disk_full",
            "no_such_items", "storage_full"]
 
@@ -52,6 +52,14 @@ def no_embedder(what: str) -> PreconditionFailed:
 
 class TooLarge(ServiceError):
     """The request asks for more than the server's configured limits allow."""
+
+
+class Busy(ServiceError):
+    """As many heavy requests (visualizations) run as the server allows; retry later."""
+
+
+class Cancelled(ServiceError):
+    """The caller cancelled the call, so its work stopped."""
 
 
 class ShuttingDown(ServiceError):

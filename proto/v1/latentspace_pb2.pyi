@@ -236,7 +236,7 @@ class WeightsInfo(_message.Message):
     def __init__(self, choice: _Optional[str] = ..., description: _Optional[str] = ..., sha256: _Optional[str] = ..., pretrained: _Optional[bool] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes", "max_thumbnails", "max_tile_size", "max_picture_pixels")
+    __slots__ = ("max_k", "max_batch_queries", "max_add_images", "max_ids", "max_message_bytes", "max_thumbnails", "max_tile_size", "max_picture_pixels", "max_visualize_steps", "max_visualize_size", "max_visualize_count", "max_concurrent_visualizations")
     MAX_K_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_QUERIES_FIELD_NUMBER: _ClassVar[int]
     MAX_ADD_IMAGES_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +245,10 @@ class Limits(_message.Message):
     MAX_THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
     MAX_TILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_PICTURE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VISUALIZE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VISUALIZE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VISUALIZE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_VISUALIZATIONS_FIELD_NUMBER: _ClassVar[int]
     max_k: int
     max_batch_queries: int
     max_add_images: int
@@ -253,7 +257,11 @@ class Limits(_message.Message):
     max_thumbnails: int
     max_tile_size: int
     max_picture_pixels: int
-    def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_thumbnails: _Optional[int] = ..., max_tile_size: _Optional[int] = ..., max_picture_pixels: _Optional[int] = ...) -> None: ...
+    max_visualize_steps: int
+    max_visualize_size: int
+    max_visualize_count: int
+    max_concurrent_visualizations: int
+    def __init__(self, max_k: _Optional[int] = ..., max_batch_queries: _Optional[int] = ..., max_add_images: _Optional[int] = ..., max_ids: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_thumbnails: _Optional[int] = ..., max_tile_size: _Optional[int] = ..., max_picture_pixels: _Optional[int] = ..., max_visualize_steps: _Optional[int] = ..., max_visualize_size: _Optional[int] = ..., max_visualize_count: _Optional[int] = ..., max_concurrent_visualizations: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("item_count", "dimension", "model", "layer", "weights", "metric", "faiss_factory", "uses_faiss", "device", "versions", "limits", "search")
@@ -529,3 +537,73 @@ class RenderSheetResponse(_message.Message):
     search: SearchResponse
     path: PathResponse
     def __init__(self, png: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., search: _Optional[_Union[SearchResponse, _Mapping]] = ..., path: _Optional[_Union[PathResponse, _Mapping]] = ...) -> None: ...
+
+class LayerUnit(_message.Message):
+    __slots__ = ("layer", "unit")
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    layer: str
+    unit: int
+    def __init__(self, layer: _Optional[str] = ..., unit: _Optional[int] = ...) -> None: ...
+
+class VisualizeRequest(_message.Message):
+    __slots__ = ("class_name", "channel", "neuron", "direction", "item_id", "seed", "steps", "size", "count", "diversity")
+    CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    NEURON_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    class_name: str
+    channel: LayerUnit
+    neuron: LayerUnit
+    direction: str
+    item_id: int
+    seed: int
+    steps: int
+    size: int
+    count: int
+    diversity: float
+    def __init__(self, class_name: _Optional[str] = ..., channel: _Optional[_Union[LayerUnit, _Mapping]] = ..., neuron: _Optional[_Union[LayerUnit, _Mapping]] = ..., direction: _Optional[str] = ..., item_id: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., size: _Optional[int] = ..., count: _Optional[int] = ..., diversity: _Optional[float] = ...) -> None: ...
+
+class VisualizeProgress(_message.Message):
+    __slots__ = ("step", "steps", "value")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    steps: int
+    value: float
+    def __init__(self, step: _Optional[int] = ..., steps: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class VisualizeResult(_message.Message):
+    __slots__ = ("png", "value", "cached", "description", "model", "steps", "size", "seed")
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    png: _containers.RepeatedScalarFieldContainer[bytes]
+    value: float
+    cached: bool
+    description: str
+    model: str
+    steps: int
+    size: int
+    seed: int
+    def __init__(self, png: _Optional[_Iterable[bytes]] = ..., value: _Optional[float] = ..., cached: _Optional[bool] = ..., description: _Optional[str] = ..., model: _Optional[str] = ..., steps: _Optional[int] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class VisualizeResponse(_message.Message):
+    __slots__ = ("progress", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: VisualizeProgress
+    result: VisualizeResult
+    def __init__(self, progress: _Optional[_Union[VisualizeProgress, _Mapping]] = ..., result: _Optional[_Union[VisualizeResult, _Mapping]] = ...) -> None: ...

@@ -124,6 +124,11 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.SerializeToString,
                 response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.FromString,
                 _registered_method=True)
+        self.Visualize = channel.unary_stream(
+                '/latentspace.v1.LatentSpace/Visualize',
+                request_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeRequest.SerializeToString,
+                response_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeResponse.FromString,
+                _registered_method=True)
 
 
 class LatentSpaceServicer:
@@ -271,6 +276,21 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Visualize(self, request, context):
+        """Feature visualization: an image optimised so that the index's own network (the embedder the
+        manifest names, whatever its weights) responds to an objective as strongly as it can: a class
+        logit, a layer's channel or centre neuron, or the cosine of its embedding with a stored
+        direction or item. Streams one progress message per optimisation step, then one result with
+        the PNG. Answers are cached in the index directory by objective and parameters: a cached one
+        is the result alone, at once. An unknown layer, class, direction or item is NOT_FOUND and a
+        unit, steps, size or count out of range INVALID_ARGUMENT, the details naming what is valid;
+        more optimisations at once than the server allows is RESOURCE_EXHAUSTED (retry later); the
+        work stops at the call's deadline (DEADLINE_EXCEEDED) or when the client cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LatentSpaceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -363,6 +383,11 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.RenderSheet,
                     request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.FromString,
                     response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.SerializeToString,
+            ),
+            'Visualize': grpc.unary_stream_rpc_method_handler(
+                    servicer.Visualize,
+                    request_deserializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeRequest.FromString,
+                    response_serializer=latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -851,6 +876,33 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/RenderSheet',
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetRequest.SerializeToString,
             latentspace_dot_proto_dot_v1_dot_latentspace__pb2.RenderSheetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Visualize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Visualize',
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeRequest.SerializeToString,
+            latentspace_dot_proto_dot_v1_dot_latentspace__pb2.VisualizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,13 @@ from latentspace.render.featurevis.objectives import (
     neuron_objective,
 )
 from latentspace.render.featurevis.optimise import OptimisationParams, Optimised, Progress, optimise
-from latentspace.render.featurevis.visualize import visualize, visualize_many
+from latentspace.render.featurevis.visualize import (
+    Visualization,
+    cached_visualization,
+    render_visualizations,
+    visualize,
+    visualize_many,
+)
 
 __all__ = [
     "FeatureNetwork",
@@ -26,12 +32,15 @@ __all__ = [
     "OptimisationParams",
     "Optimised",
     "Progress",
+    "Visualization",
+    "cached_visualization",
     "channel_objective",
     "class_objective",
     "direction_objective",
     "layer_node",
     "neuron_objective",
     "optimise",
+    "render_visualizations",
     "visualize",
     "visualize_many",
 ]

@@ -14,10 +14,13 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from latentspace.indexer.embedders import Embedder, EmbedderError
-from latentspace.render.featurevis.errors import ObjectiveNotFound
+from latentspace.render.featurevis.errors import InvalidObjective, ObjectiveNotFound
 from latentspace.render.units import UnitLayer, unit_layer, unit_layers
 
-__all__ = ["LOGITS", "FeatureNetwork", "is_first_layer", "layer_node", "layer_names"]
+__all__ = ["LOGITS", "MIN_SIZE", "FeatureNetwork", "is_first_layer", "layer_node", "layer_names"]
+
+MIN_SIZE = 32
+"""The smallest image side optimised at all; a network may need more (:attr:`FeatureNetwork.min_size`)."""
 
 LOGITS = "logits"
 """The pseudo-layer of the network's final output (the classifier's logits)."""
@@ -47,6 +50,7 @@ class FeatureNetwork:
         self.device = embedder.device
         self._extractors: dict[frozenset[str], nn.Module] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
+        self._min_size: int | None = None
         self._lock = threading.Lock()
         prep = embedder.preprocessing
         factor = 1.0 if prep.scale else 255.0
@@ -77,6 +81,37 @@ class FeatureNetwork:
     def __call__(self, rgb: torch.Tensor, nodes: Iterable[str]) -> Mapping[str, torch.Tensor]:
         """Outputs of ``nodes`` for RGB images in 0..1 (gradients flow back to ``rgb``)."""
         return self._extractor(frozenset(nodes))(self.network_input(rgb.to(self.device)))
+
+    def _runs_at(self, size: int) -> bool:
+        probe = torch.full((1, 3, size, size), 0.5, device=self.device)
+        try:  # the plain model, not a traced extractor (which prints every exception it passes on)
+            with torch.inference_mode():
+                self.embedder.model(self.network_input(probe))
+        except RuntimeError:  # a pooling or convolution left with no output positions
+            return False
+        return True
+
+    @property
+    def min_size(self) -> int:
+        """The smallest square image (of at least :data:`MIN_SIZE`) the whole network runs on, found once.
+
+        AlexNet's three pools need 63 pixels; EfficientNet-Lite0 runs on 32.
+        """
+        if self._min_size is None:
+            low, high = MIN_SIZE, self.input_size  # the network runs at its training size
+            if self._runs_at(low):
+                high = low
+            while low < high:
+                middle = (low + high) // 2
+                low, high = (low, middle) if self._runs_at(middle) else (middle + 1, high)
+            self._min_size = low
+        return self._min_size
+
+    def check_size(self, size: int) -> None:
+        """InvalidObjective unless the network runs on ``size``-pixel images (robust views are never smaller)."""
+        if size < self.min_size:
+            raise InvalidObjective(f"{self.embedder.spec.name} needs images of at least {self.min_size} pixels, "
+                                   f"not {size}")
 
     def output_shape(self, layer: str) -> tuple[int, ...]:
         """A layer's output shape for one image at the training size, without the batch: ``(c, h, w)`` or ``(d,)``."""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from latentspace.render.featurevis.errors import InvalidObjective
-from latentspace.render.featurevis.network import FeatureNetwork, layer_names
+from latentspace.render.featurevis.network import MIN_SIZE, FeatureNetwork, layer_names
 from latentspace.render.featurevis.objectives import Objective, diversity_penalty
 from latentspace.render.featurevis.parametrisation import FourierImage
 from latentspace.render.featurevis.transforms import STANDARD, robust_view
@@ -29,7 +29,7 @@ from latentspace.render.featurevis.transforms import STANDARD, robust_view
 __all__ = ["OptimisationParams", "Optimised", "Progress", "ProgressCallback", "optimise"]
 
 MAX_STEPS = 4096
-MIN_SIZE, MAX_SIZE = 32, 1024
+MAX_SIZE = 1024
 MAX_COUNT = 16
 
 
@@ -102,6 +102,7 @@ def optimise(network: FeatureNetwork, objectives: Sequence[Objective], params: O
     """Optimise ``params.count`` images for each objective, all in one batch."""
     if not objectives:
         raise InvalidObjective("no objectives given")
+    network.check_size(params.size)
     count, n = params.count, len(objectives) * params.count
     views = torch.Generator().manual_seed(params.seed + 0x5EED)
     # Every objective starts from the same seeded spectra, whatever else is in the batch.

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,24 @@ from latentspace.render.featurevis.network import FeatureNetwork
 from latentspace.render.featurevis.objectives import Objective
 from latentspace.render.featurevis.optimise import OptimisationParams, Progress, ProgressCallback, optimise
 
-__all__ = ["ALGORITHM_VERSION", "CACHE_FOLDER", "VisualizationCache", "png_bytes", "visualize", "visualize_many"]
+__all__ = ["ALGORITHM_VERSION", "CACHE_FOLDER", "Visualization", "VisualizationCache", "cached_visualization",
+           "png_bytes", "render_visualizations", "visualize", "visualize_many"]
 
 ALGORITHM_VERSION = 1
 """Raise when a change to the parametrisation, transforms or loop changes the pixels."""
 CACHE_FOLDER = "featurevis"
+
+
+@dataclass(frozen=True)
+class Visualization:
+    """The pictures of one objective, with how far the optimisation got."""
+
+    pictures: tuple[bytes, ...]
+    """``params.count`` PNGs."""
+    value: float
+    """The objective's value at the last step, mean over the pictures (NaN if a cache entry lacks it)."""
+    cached: bool
+    """Read from the cache: no step ran."""
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -72,6 +86,16 @@ class VisualizationCache:
         except OSError:
             return None
 
+    def about(self, key: str) -> dict:
+        """What ``put`` recorded beside the pictures; empty if it cannot be read."""
+        if self.folder is None:
+            return {}
+        try:
+            about = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return about if isinstance(about, dict) else {}
+
     def put(self, key: str, pictures: Sequence[bytes], about: dict) -> None:
         if self.folder is None:
             return
@@ -84,7 +108,21 @@ class VisualizationCache:
             pass  # read-only or full: the pictures are still right, only not kept
 
 
-def visualize_many(
+def _cached(cache: VisualizationCache, key: str, count: int) -> Visualization | None:
+    pictures = cache.get(key, count)
+    if pictures is None:
+        return None
+    value = cache.about(key).get("last_value")
+    return Visualization(tuple(pictures), float(value) if isinstance(value, (int, float)) else float("nan"), True)
+
+
+def cached_visualization(network: FeatureNetwork, objective: Objective, params: OptimisationParams, *,
+                         index_dir: Path | None) -> Visualization | None:
+    """The cached pictures of ``objective`` under ``params``, or None: costs no optimisation."""
+    return _cached(VisualizationCache(index_dir), cache_key(network, objective, params), params.count)
+
+
+def render_visualizations(
     network: FeatureNetwork,
     objectives: Sequence[Objective],
     params: OptimisationParams,
@@ -93,16 +131,17 @@ def visualize_many(
     progress: ProgressCallback | None = None,
     batch: int = 8,
     on_batch: Callable[[int], None] | None = None,
-) -> list[list[bytes]]:
-    """PNG bytes of ``params.count`` pictures per objective, from the cache or optimised.
+) -> list[Visualization]:
+    """One :class:`Visualization` per objective, from the cache or optimised.
 
     Objectives not in the cache are optimised ``batch`` at a time (``on_batch(done)`` after each,
     with the number of objectives done so far) and cached. ``progress`` sees every step of every
-    batch; its ``values`` are those of the batch's objectives.
+    batch; its ``values`` are those of the batch's objectives. An exception ``progress`` raises
+    stops the work and propagates; nothing of the unfinished batch is cached.
     """
     cache = VisualizationCache(index_dir)
     keys = [cache_key(network, objective, params) for objective in objectives]
-    results: list[list[bytes] | None] = [cache.get(key, params.count) for key in keys]
+    results: list[Visualization | None] = [_cached(cache, key, params.count) for key in keys]
     todo = [i for i, found in enumerate(results) if found is None]
     done = len(objectives) - len(todo)
     for start in range(0, len(todo), max(1, batch)):
@@ -122,11 +161,26 @@ def visualize_many(
                 "last_value": float(history[-1].mean()),
             }
             cache.put(keys[i], pictures, about)
-            results[i] = pictures
+            results[i] = Visualization(tuple(pictures), about["last_value"], False)
         done += len(chunk)
         if on_batch is not None:
             on_batch(done)
     return [r for r in results if r is not None]
+
+
+def visualize_many(
+    network: FeatureNetwork,
+    objectives: Sequence[Objective],
+    params: OptimisationParams,
+    *,
+    index_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+    batch: int = 8,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[bytes]]:
+    """PNG bytes of ``params.count`` pictures per objective: :func:`render_visualizations`' pictures."""
+    return [list(v.pictures) for v in render_visualizations(network, objectives, params, index_dir=index_dir,
+                                                            progress=progress, batch=batch, on_batch=on_batch)]
 
 
 def visualize(

@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 
 from latentspace.indexer.item_db import Direction, Item
+from latentspace.render.featurevis import Progress
 from latentspace.proto.v1 import latentspace_pb2 as pb
 from latentspace.proto.vectors import vector_message
 from latentspace.server.arithmetic.requests import (
@@ -46,11 +47,13 @@ from latentspace.server.search.queries import (
     VectorQuery,
     describe,
 )
+from latentspace.server.visualizations import ClassRef, UnitRef, VisualizeRequest, VisualizeResult
 
 __all__ = [
     "combine_request", "deadline", "discover_request", "direction_message", "direction_source", "images_to_add", "info_response",
     "item_message", "options", "path_response", "query", "render_sheet_response", "search_request",
-    "search_response", "sheet_request", "shift_request", "thumbnails_response", "walk_request",
+    "search_response", "sheet_request", "shift_request", "thumbnails_response", "visualize_event",
+    "visualize_request", "walk_request",
 ]
 
 _METHODS = {
@@ -192,6 +195,24 @@ def direction_source(message: pb.CreateDirectionRequest) -> DirectionSource:
     raise InvalidQuery("the request names no source: set sets, labels, classes or vector")
 
 
+def visualize_request(message: pb.VisualizeRequest) -> VisualizeRequest:
+    kind = message.WhichOneof("objective")
+    if kind == "class_name":
+        objective = ClassRef(message.class_name)
+    elif kind in ("channel", "neuron"):
+        unit = getattr(message, kind)
+        objective = UnitRef(unit.layer, unit.unit, neuron=kind == "neuron")
+    elif kind == "direction":
+        objective = DirectionRef(message.direction)
+    elif kind == "item_id":
+        objective = ItemQuery(message.item_id)
+    else:
+        raise InvalidQuery("the request names no objective: set one of class_name, channel, neuron, direction "
+                           "or item_id")
+    return VisualizeRequest(objective, seed=message.seed, steps=message.steps, size=message.size,
+                            count=message.count, diversity=message.diversity)
+
+
 def images_to_add(message: pb.AddImagesRequest) -> list[ImageToAdd]:
     return [ImageToAdd(data=im.data, path=im.path, label=im.label) for im in message.images]
 
@@ -244,7 +265,10 @@ def info_response(info: EngineInfo) -> pb.InfoResponse:
         limits=pb.Limits(max_k=c.max_k, max_batch_queries=c.max_batch_queries, max_add_images=c.max_add_images,
                          max_ids=c.max_ids, max_message_bytes=c.max_message_bytes,
                          max_thumbnails=c.pictures.max_thumbnails, max_tile_size=c.pictures.max_tile_size,
-                         max_picture_pixels=c.pictures.max_picture_pixels),
+                         max_picture_pixels=c.pictures.max_picture_pixels,
+                         max_visualize_steps=c.visualize.max_steps, max_visualize_size=c.visualize.max_size,
+                         max_visualize_count=c.visualize.max_count,
+                         max_concurrent_visualizations=c.visualize.max_concurrent),
         search=pb.SearchSettings(nprobe=info.search.nprobe, ef_search=info.search.ef_search,
                                  candidates=info.search.candidates),
     )
@@ -262,3 +286,14 @@ def render_sheet_response(sheet: Sheet) -> pb.RenderSheetResponse:
     else:
         response.search.CopyFrom(search_response(sheet.result))
     return response
+
+
+def visualize_event(event: Progress | VisualizeResult) -> pb.VisualizeResponse:
+    """One message of Visualize's stream: a step's progress, or the result."""
+    if isinstance(event, Progress):
+        return pb.VisualizeResponse(progress=pb.VisualizeProgress(step=event.step, steps=event.steps,
+                                                                  value=event.values[0]))
+    params = event.params
+    return pb.VisualizeResponse(result=pb.VisualizeResult(
+        png=list(event.visualization.pictures), value=event.visualization.value, cached=event.visualization.cached,
+        description=event.description, model=event.model, steps=params.steps, size=params.size, seed=params.seed))

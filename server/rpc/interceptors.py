@@ -10,8 +10,10 @@
 * :class:`StatusMapping` turns the core's exceptions into status codes with the one table
   :data:`STATUS_OF`; anything else is INTERNAL and logged.
 
-They act on the unary methods of one service (health checks and reflection pass untouched), and
-are listed in that order, the token check (:mod:`~latentspace.server.rpc.auth`) right after
+They act on the unary and the server-streaming methods of one service (health checks and
+reflection pass untouched): around a stream, each acts on the whole iteration (a stream is counted
+until its last message, its exceptions become its status, its duration is the stream's). They are
+listed in that order, the token check (:mod:`~latentspace.server.rpc.auth`) right after
 :class:`RequestContext`, the first being the outermost.
 """
 
@@ -22,7 +24,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -30,6 +32,8 @@ from google.protobuf.message import DecodeError
 
 from latentspace.server.errors import (
     AlreadyExists,
+    Busy,
+    Cancelled,
     DeadlineExceeded,
     EmptyIndex,
     InvalidQuery,
@@ -54,6 +58,8 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (EmptyIndex, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Busy, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),  # an RPC in the .proto this server lacks
@@ -61,6 +67,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 """Core exceptions and the status each becomes; anything else is INTERNAL (and logged)."""
 
 Behaviour = Callable[[object, grpc.ServicerContext], object]
+StreamBehaviour = Callable[[object, grpc.ServicerContext], Iterator[object]]
 
 
 def status_of(exc: BaseException) -> grpc.StatusCode | None:
@@ -75,8 +82,8 @@ def _method_name(method: str) -> str:
     return method.rsplit("/", 1)[-1]
 
 
-class _UnaryInterceptor(grpc.ServerInterceptor):
-    """Wraps the behaviour of each unary-unary method of one service, once per method."""
+class _MethodInterceptor(grpc.ServerInterceptor):
+    """Wraps the behaviour of each unary-unary and unary-stream method of one service, once per method."""
 
     def __init__(self, service: str) -> None:
         self._prefix = f"/{service}/"
@@ -86,8 +93,8 @@ class _UnaryInterceptor(grpc.ServerInterceptor):
                           handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        if (handler is None or not method.startswith(self._prefix) or handler.unary_unary is None
-                or handler.request_streaming or handler.response_streaming):
+        if (handler is None or not method.startswith(self._prefix) or handler.request_streaming
+                or (handler.unary_unary if not handler.response_streaming else handler.unary_stream) is None):
             return handler
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
@@ -96,11 +103,18 @@ class _UnaryInterceptor(grpc.ServerInterceptor):
         return cached[1]
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(self._around_stream(method, handler.unary_stream),
+                                                        request_deserializer=handler.request_deserializer,
+                                                        response_serializer=handler.response_serializer)
         return grpc.unary_unary_rpc_method_handler(self._around(method, handler.unary_unary),
                                                    request_deserializer=handler.request_deserializer,
                                                    response_serializer=handler.response_serializer)
 
     def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
+        raise NotImplementedError
+
+    def _around_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
         raise NotImplementedError
 
 
@@ -138,7 +152,7 @@ class InFlight:
             return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
 
 
-class CallCounter(_UnaryInterceptor):
+class CallCounter(_MethodInterceptor):
     """Each call of the service is counted in ``in_flight`` from its parsing to its answer."""
 
     def __init__(self, service: str, in_flight: InFlight) -> None:
@@ -156,8 +170,19 @@ class CallCounter(_UnaryInterceptor):
 
         return counted
 
+    def _around_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+        in_flight = self.in_flight
 
-class RequestParsing(_UnaryInterceptor):
+        def counted(request: object, context: grpc.ServicerContext) -> Iterator[object]:
+            if in_flight.refusing:
+                context.abort(grpc.StatusCode.UNAVAILABLE, ShuttingDown.message)
+            with in_flight:  # until the last message, or until a cancelled stream is closed
+                yield from behaviour(request, context)
+
+        return counted
+
+
+class RequestParsing(_MethodInterceptor):
     """Parses requests here: bytes that are not a valid request message are INVALID_ARGUMENT."""
 
     def __init__(self, service: ServiceDescriptor) -> None:
@@ -170,7 +195,7 @@ class RequestParsing(_UnaryInterceptor):
             return handler
         name = _method_name(method)
         type_name = self._types.get(name, "request message")
-        behaviour = handler.unary_unary
+        behaviour = handler.unary_stream if handler.response_streaming else handler.unary_unary
 
         def parsed(raw: bytes, context: grpc.ServicerContext) -> object:
             try:
@@ -178,14 +203,23 @@ class RequestParsing(_UnaryInterceptor):
             except DecodeError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{name}: the request is not a valid {type_name} (is every string field valid UTF-8?): {exc}")
-            return behaviour(request, context)
+            return behaviour(request, context)  # a stream's iterator, for unary-stream methods
 
-        return grpc.unary_unary_rpc_method_handler(parsed, request_deserializer=None,
-                                                   response_serializer=handler.response_serializer)
+        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        return make(parsed, request_deserializer=None, response_serializer=handler.response_serializer)
 
 
-class StatusMapping(_UnaryInterceptor):
+class StatusMapping(_MethodInterceptor):
     """The core's exceptions become the status :data:`STATUS_OF` gives, with their message."""
+
+    @staticmethod
+    def _abort(name: str, exc: Exception, context: grpc.ServicerContext):
+        code = status_of(exc)
+        if code is None:
+            log.exception("%s failed", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name}: internal error ({type(exc).__name__}); "
+                                                    f"see the server log")
+        context.abort(code, str(exc))
 
     def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
         name = _method_name(method)
@@ -194,12 +228,18 @@ class StatusMapping(_UnaryInterceptor):
             try:
                 return behaviour(request, context)
             except Exception as exc:
-                code = status_of(exc)
-                if code is None:
-                    log.exception("%s failed", name)
-                    context.abort(grpc.StatusCode.INTERNAL, f"{name}: internal error ({type(exc).__name__}); "
-                                                            f"see the server log")
-                context.abort(code, str(exc))
+                self._abort(name, exc, context)
+
+        return mapped
+
+    def _around_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+        name = _method_name(method)
+
+        def mapped(request: object, context: grpc.ServicerContext) -> Iterator[object]:
+            try:
+                yield from behaviour(request, context)
+            except Exception as exc:  # GeneratorExit (a stream closed early) is no Exception: it passes
+                self._abort(name, exc, context)
 
         return mapped
 
@@ -220,38 +260,64 @@ def request_id_of(metadata) -> str:
     return uuid.uuid4().hex
 
 
-class RequestContext(_UnaryInterceptor):
+class RequestContext(_MethodInterceptor):
     """A request id per call (in the trailers and on every log line), one log line and one observation."""
 
     def __init__(self, service: str, observe: CallObserver | None = None) -> None:
         super().__init__(service)
         self._observe = observe
 
+    def _begin(self, context: grpc.ServicerContext) -> tuple[str, object, float]:
+        request_id = request_id_of(context.invocation_metadata())
+        token = REQUEST_ID.set(request_id)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        return request_id, token, time.perf_counter()
+
+    def _end(self, name: str, context: grpc.ServicerContext, begun: tuple[str, object, float], raised: str | None) -> None:
+        """``raised``: the status to report when the call raised and set no code of its own."""
+        request_id, token, start = begun
+        seconds = time.perf_counter() - start
+        code = context.code()  # an aborted call has set its code; gRPC answers others' raise UNKNOWN
+        status = code.name if code is not None else raised or "OK"
+        if self._observe is not None:
+            self._observe(name, status, seconds)
+        if requests_log.isEnabledFor(logging.INFO):
+            requests_log.info("%s %s %.2f ms", name, status, seconds * 1000,
+                              extra={"request_id": request_id, "method": name, "status": status,
+                                     "duration_ms": round(seconds * 1000, 3)})
+        REQUEST_ID.reset(token)
+
     def _around(self, method: str, behaviour: Behaviour) -> Behaviour:
         name = _method_name(method)
-        observe = self._observe
 
         def traced(request: object, context: grpc.ServicerContext) -> object:
-            request_id = request_id_of(context.invocation_metadata())
-            token = REQUEST_ID.set(request_id)
-            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            start = time.perf_counter()
-            raised = False
+            begun = self._begin(context)
+            raised = None
             try:
                 return behaviour(request, context)
             except BaseException:
-                raised = True
+                raised = "UNKNOWN"
                 raise
             finally:
-                seconds = time.perf_counter() - start
-                code = context.code()  # an aborted call has set its code; gRPC answers others' raise UNKNOWN
-                status = code.name if code is not None else "UNKNOWN" if raised else "OK"
-                if observe is not None:
-                    observe(name, status, seconds)
-                if requests_log.isEnabledFor(logging.INFO):
-                    requests_log.info("%s %s %.2f ms", name, status, seconds * 1000,
-                                      extra={"request_id": request_id, "method": name, "status": status,
-                                             "duration_ms": round(seconds * 1000, 3)})
-                REQUEST_ID.reset(token)
+                self._end(name, context, begun, raised)
+
+        return traced
+
+    def _around_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+        name = _method_name(method)
+
+        def traced(request: object, context: grpc.ServicerContext) -> Iterator[object]:
+            begun = self._begin(context)
+            raised = None
+            try:
+                yield from behaviour(request, context)
+            except GeneratorExit:  # gRPC dropped the stream: the client cancelled or its deadline passed
+                raised = "CANCELLED"
+                raise
+            except BaseException:
+                raised = "UNKNOWN"
+                raise
+            finally:
+                self._end(name, context, begun, raised)
 
         return traced

@@ -1,6 +1,6 @@
 """The gRPC face of the engines: each RPC is a message converted in, one core call, converted out.
 
-:class:`LatentSpaceServicer` holds the three engines (search, arithmetic, pictures) and nothing
+:class:`LatentSpaceServicer` holds the four engines (search, arithmetic, pictures, visualizations) and nothing
 else; parsing requests, counting calls in flight and turning exceptions into statuses are the
 interceptors' work (:mod:`latentspace.server.rpc.interceptors`), conversions are
 :mod:`latentspace.server.rpc.convert`'s. A new RPC is a method here, its conversions there and
@@ -19,6 +19,7 @@ from latentspace.server.pictures import PictureEngine
 from latentspace.server.rpc import convert
 from latentspace.server.rpc.interceptors import InFlight
 from latentspace.server.search.engine import SearchEngine
+from latentspace.server.visualizations import VisualizeEngine
 
 __all__ = ["SERVICE", "SERVICE_NAME", "LatentSpaceServicer"]
 
@@ -35,6 +36,7 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
         self.engine = engine
         self.arithmetic = ArithmeticEngine(engine)
         self.pictures = PictureEngine(engine, self.arithmetic)
+        self.visualizations = VisualizeEngine(engine, self.arithmetic.directions)
         self.in_flight = in_flight if in_flight is not None else InFlight()
 
     def add_to_server(self, server: grpc.Server) -> None:
@@ -119,3 +121,12 @@ class LatentSpaceServicer(pb_grpc.LatentSpaceServicer):
                                      title=request.title if request.HasField("title") else None,
                                      deadline=convert.deadline(context))
         return convert.render_sheet_response(sheet)
+
+    # -- feature visualization -----------------------------------------------------------------
+
+    def Visualize(self, request: pb.VisualizeRequest, context: Context):
+        """A stream: the core's events as they come; the work stops when the caller cancels."""
+        events = self.visualizations.run(convert.visualize_request(request), deadline=convert.deadline(context),
+                                         cancelled=lambda: not context.is_active())
+        for event in events:
+            yield convert.visualize_event(event)
