@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"most optimisation steps of one Visualize (default {v.max_steps})")
     limits.add_argument("--max-visualize-size", type=int, default=v.max_size,
                         help=f"largest side in pixels of a Visualize image (default {v.max_size})")
+    tuning = serve.add_argument_group(
+        "search settings", "for an approximate index (IVF, HNSW): override for this run what its manifest records "
+        "(`latentspace info` shows them). Candidates are re-scored exactly, so only recall and speed change")
+    tuning.add_argument("--nprobe", type=int, metavar="N", help="IVF lists probed per query")
+    tuning.add_argument("--ef-search", type=int, metavar="N", help="HNSW breadth of search")
+    tuning.add_argument("--candidates", type=int, metavar="N",
+                        help="neighbours gathered per query and re-scored (at least 10·k are)")
     observe = serve.add_argument_group("observing")
     observe.add_argument("--metrics-port", type=int, default=None, metavar="N",
                          help="serve Prometheus metrics at http://HOST:N/metrics (same host as --host; 0 picks a "
@@ -85,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from latentspace.indexer.embedders import WeightsChoice
     from latentspace.server.app import serve
-    from latentspace.server.config import MiB, ServerConfig, VisualizeLimits
+    from latentspace.server.config import MiB, SearchTuning, ServerConfig, VisualizeLimits
     from latentspace.server.logs import configure_logging
 
     try:
@@ -99,6 +106,7 @@ def run_serve(args: argparse.Namespace) -> int:
             metrics_port=args.metrics_port,
             visualize=VisualizeLimits(max_concurrent=args.max_visualizations, max_steps=args.max_visualize_steps,
                                       max_size=args.max_visualize_size),
+            search=SearchTuning(nprobe=args.nprobe, ef_search=args.ef_search, candidates=args.candidates),
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -106,6 +106,7 @@ class IndexStore:
         self.db = db
         self._lock_fd = lock_fd
         self._rw = ReadWriteLock()
+        self._tuned: SearchSettings | None = None  # tune()'s settings for this process, not recorded
         self.vector_files = VectorFiles(directory / VECTORS, manifest.embedder.dimension, manifest.vector_dtype)
         self.vector_files.load(*db.locations(), writable=lock_fd is not None)
         self.faiss = self._load_faiss()
@@ -303,7 +304,7 @@ class IndexStore:
             self.changes_since_save += len(extra) + len(missing)
 
     def _rebuild_faiss(self) -> None:
-        self.faiss = self.build_faiss(self.manifest.faiss_factory, self.manifest.search)
+        self.faiss = self.build_faiss(self.manifest.faiss_factory, self.search_settings)
         self.changes_since_save += 1
 
     def build_faiss(self, factory: str, search: SearchSettings, *, train_size: int | None = None,
@@ -431,7 +432,7 @@ class IndexStore:
                     return False
                 train_on_sample(self.faiss, self.vector_files, default_train_size(self.faiss, count), use_gpu=use_gpu)
                 fill(self.faiss, self.vector_files)
-                self._apply_search_settings(self.faiss, self.manifest.search)
+                self._apply_search_settings(self.faiss, self.search_settings)
                 self.changes_since_save += count
             return self.uses_faiss
 
@@ -445,15 +446,24 @@ class IndexStore:
 
     def tune(self, search: SearchSettings, *, persist: bool = False) -> None:
         """Search with other settings (nprobe, efSearch, candidates) from now on. Only recall and
-        speed change: candidates are re-scored exactly either way. ``persist`` records them in the
-        manifest (written atomically, FAISS file untouched) for the next open."""
+        speed change: candidates are re-scored exactly. Without ``persist`` they hold for this
+        process only (a save keeps the recorded ones); with it they are recorded in the manifest
+        (written atomically, FAISS file untouched) for the next open."""
         if persist:
             self._require_writable()
         with self._rw.write():
             self._apply_search_settings(self.faiss, search)
-            self.manifest = self.manifest.with_update(search=search)
             if persist:
+                self._tuned = None
+                self.manifest = self.manifest.with_update(search=search)
                 self.manifest.write(self.directory / MANIFEST)
+            else:
+                self._tuned = search
+
+    @property
+    def search_settings(self) -> SearchSettings:
+        """The settings searches use: :meth:`tune`'s for this process, else the recorded ones."""
+        return self._tuned or self.manifest.search
 
     def replace_faiss(self, index: FaissIndex, factory: str, request: str, search: SearchSettings) -> None:
         """Install a new FAISS index (built by :meth:`build_faiss`) and save it as the next generation."""
@@ -467,6 +477,7 @@ class IndexStore:
                 fill(index, self.vector_files, missing)
             self.faiss = index
             self.manifest = self.manifest.with_update(faiss_factory=factory, faiss_request=request, search=search)
+            self._apply_search_settings(index, self.search_settings)
             self.changes_since_save += 1
         self.save()
 
@@ -538,7 +549,7 @@ class IndexStore:
                 raise ValueError(f"unexpected file name {record.name!r}")
             index = self._read_faiss_file(proposed, record, mmap=False)  # outside the lock: searches go on
             search = SearchSettings(**raw["search"])
-            self._apply_search_settings(index, search)
+            self._apply_search_settings(index, self._tuned or search)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _log.warning("ignoring %s: %s", path, exc)
             path.unlink(missing_ok=True)
@@ -703,7 +714,7 @@ class IndexStore:
         fetch = k + extra
         with self._rw.read():
             if self.reranks and fetch:
-                count = min(max(self.manifest.search.candidates, 10 * fetch), len(self.vector_files))
+                count = min(max(self.search_settings.candidates, 10 * fetch), len(self.vector_files))
                 _, candidates = self.faiss.search(queries, count, allowed_ids=allowed_ids)
                 scores, ids = rerank(queries, candidates, self.vector_files.get, fetch, self.metric)
             elif self.uses_faiss and fetch:

@@ -24,7 +24,7 @@ from latentspace.indexer.embedders import Embedder, EmbedderConfig, WeightsChoic
 from latentspace.indexer.precision import Precision
 from latentspace.indexer.manifest import EmbedderInfo, Manifest
 from latentspace.indexer.store import MANIFEST, IndexCorrupt, IndexStore
-from latentspace.server.config import ServerConfig
+from latentspace.server.config import SearchTuning, ServerConfig
 from latentspace.server.metrics import MetricsEndpoint, ServerMetrics
 from latentspace.server.rpc.auth import HEALTH_METHODS, BearerTokenInterceptor, read_token, server_credentials
 from latentspace.server.rpc.health import ClosableHealthServicer
@@ -148,6 +148,8 @@ def create_server(
         embedder = load_index_embedder(index_dir, device=config.device, weights=weights, precision=precision)
     expect = EmbedderInfo.from_embedder(embedder) if embedder is not None else None
     store = IndexStore.open(Path(index_dir), expect=expect)
+    if config.search != SearchTuning():
+        store.tune(config.search.over(store.search_settings))
     engine = SearchEngine(store, embedder, config, **({"events": metrics} if metrics is not None else {}))
     endpoint = None
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["ArithmeticLimits", "MIN_TILE_SIZE", "MiB", "PictureLimits", "ServerConfig", "VisualizeLimits"]
+__all__ = ["ArithmeticLimits", "MIN_TILE_SIZE", "MiB", "PictureLimits", "SearchTuning", "ServerConfig", "VisualizeLimits"]
 
 MiB = 1 << 20
 
@@ -75,6 +75,30 @@ class PictureLimits:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_tile_size < MIN_TILE_SIZE:
             raise ValueError(f"max_tile_size must be at least {MIN_TILE_SIZE}, got {self.max_tile_size}")
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    """Search settings of an approximate index for this run, over those its manifest records
+    (None keeps the recorded one). Only recall and speed change: candidates are re-scored exactly."""
+
+    nprobe: int | None = None
+    ef_search: int | None = None
+    candidates: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("nprobe", "ef_search", "candidates"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+
+    def over(self, recorded):
+        """``recorded`` (a SearchSettings) with the values given here."""
+        from dataclasses import replace
+
+        given = {name: getattr(self, name) for name in ("nprobe", "ef_search", "candidates")
+                 if getattr(self, name) is not None}
+        return replace(recorded, **given)
 
 
 @dataclass(frozen=True)
@@ -150,6 +174,7 @@ class ServerConfig:
     pictures: PictureLimits = PictureLimits()
     """Limits of GetThumbnails and RenderSheet."""
     visualize: VisualizeLimits = VisualizeLimits()
+    search: SearchTuning = SearchTuning()
     """Limits of Visualize, and how many run at once."""
 
     def __post_init__(self) -> None:

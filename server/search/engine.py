@@ -524,6 +524,6 @@ class SearchEngine:
                 weights_sha256=e.weights_sha256, pretrained=e.pretrained, metric=self.store.metric,
                 faiss_factory=self.store.manifest.faiss_factory, uses_faiss=self.store.uses_faiss,
                 device=self.embedder.device.type if self.embedder is not None else "none", versions=dict(self._versions), config=self.config,
-                search=self.store.manifest.search,
+                search=self.store.search_settings,
             )
 
