@@ -16,7 +16,8 @@ about 23 effectively), ``M`` a fixed orthogonal map into 4096-d, and ``n`` white
 leaves about half the values zero, as in AlexNet fc7. Queries are other draws of the same process.
 At 50k items a query's nearest stored item has cosine 0.84 on average, its 10th 0.80, its 1000th
 0.51. ``--vectors`` takes real vectors instead (an ``.npz`` as ``bench/embed_crops.py`` or
-``latentspace export`` writes).
+``latentspace export`` writes): all but its last ``--queries`` rows are indexed, and those rows,
+never stored, are the queries (with embed_crops' file: other views of photos with views stored).
 
 The page cache makes memory-mapped vectors look like RAM once read; the private memory column is
 RssAnon, which excludes them. Numbers depend on the machine and on what else runs on it.
@@ -66,6 +67,16 @@ def write_vectors(path: Path, n: int, dim: int) -> None:
     write_npz_streamed(path, {
         "ids": ((n,), np.dtype(np.int64), iter([np.arange(n, dtype=np.int64)])),
         "vectors": ((n, dim), np.dtype(np.float32), synthetic(n, dim, seed=1)),
+    })
+
+
+def write_rows(path: Path, rows: np.ndarray, chunk: int = 8192) -> None:
+    from latentspace.indexer.vector_io import write_npz_streamed
+
+    write_npz_streamed(path, {
+        "ids": ((len(rows),), np.dtype(np.int64), iter([np.arange(len(rows), dtype=np.int64)])),
+        "vectors": (rows.shape, np.dtype(np.float32),
+                    (rows[i : i + chunk].astype(np.float32) for i in range(0, len(rows), chunk))),
     })
 
 
@@ -142,7 +153,9 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100000])
     parser.add_argument("--dim", type=int, default=4096)
     parser.add_argument("--dtype", choices=("float32", "float16"), default="float16")
-    parser.add_argument("--vectors", type=Path, help="real vectors (.npz) instead of synthetic ones")
+    parser.add_argument("--vectors", type=Path,
+                        help="real vectors (.npz) instead of synthetic ones: all but the last --queries rows are "
+                             "indexed, those are the queries (--sizes is then ignored)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-grpc", action="store_true")
     parser.add_argument("--sweep", nargs="*", default=["16:100", "32:200", "64:500"], metavar="NPROBE:CANDIDATES",
@@ -157,14 +170,18 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
+    if args.vectors:  # one size: the file's rows but the last --queries, which are held out as queries
+        real = np.load(args.vectors)["vectors"]
+        args.sizes = [len(real) - args.queries]
     for n in args.sizes:
         index = work / f"idx-{n}"
         record = work / f"idx-{n}.build.json"
         if args.vectors:
-            source = args.vectors
-            data = np.load(source)
-            queries = data["vectors"][: args.queries] * 1.0  # stored items as queries; themselves count as hits
-            model = ["--model", "none", "--dim", str(data["vectors"].shape[1])]
+            source = work / f"real-{n}.npz"
+            if not source.exists():
+                write_rows(source, real[:n])
+            queries = real[n:].astype(np.float32)  # views of stored photos, never stored themselves
+            model = ["--model", "none", "--dim", str(real.shape[1])]
         else:
             source = work / f"vectors-{n}.npz"
             if not source.exists():
@@ -185,7 +202,7 @@ def main() -> int:
         _, _, probe = run_measured([sys.executable, "-c", _PROBE, str(index), str(qfile), *args.sweep])
         found = json.loads(probe.strip().splitlines()[-1])
         g50 = g99 = g_anon = float("nan")
-        if not args.no_grpc and not args.vectors:
+        if not args.no_grpc:
             g50, g99, g_anon = grpc_latency(index, queries[: min(100, len(queries))])
         rows.append((n, found["factory"], build_s, build_rss, disk / n, found, g50, g99, g_anon))
         print(out.strip().splitlines()[-1], file=sys.stderr)
