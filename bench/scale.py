@@ -16,8 +16,9 @@ about 23 effectively), ``M`` a fixed orthogonal map into 4096-d, and ``n`` white
 leaves about half the values zero, as in AlexNet fc7. Queries are other draws of the same process.
 At 50k items a query's nearest stored item has cosine 0.84 on average, its 10th 0.80, its 1000th
 0.51. ``--vectors`` takes real vectors instead (an ``.npz`` as ``bench/embed_crops.py`` or
-``latentspace export`` writes): all but its last ``--queries`` rows are indexed, and those rows,
-never stored, are the queries (with embed_crops' file: other views of photos with views stored).
+``latentspace export`` writes): all but ``--queries`` rows spread evenly through it are indexed,
+and those rows, never stored, are the queries (with embed_crops' file: views of photos whose other
+views are stored).
 
 The page cache makes memory-mapped vectors look like RAM once read; the private memory column is
 RssAnon, which excludes them. Numbers depend on the machine and on what else runs on it.
@@ -154,8 +155,8 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=4096)
     parser.add_argument("--dtype", choices=("float32", "float16"), default="float16")
     parser.add_argument("--vectors", type=Path,
-                        help="real vectors (.npz) instead of synthetic ones: all but the last --queries rows are "
-                             "indexed, those are the queries (--sizes is then ignored)")
+                        help="real vectors (.npz) instead of synthetic ones: all but --queries rows spread evenly "
+                             "through the file are indexed, those are the queries (--sizes is then ignored)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-grpc", action="store_true")
     parser.add_argument("--sweep", nargs="*", default=["16:100", "32:200", "64:500"], metavar="NPROBE:CANDIDATES",
@@ -170,17 +171,19 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
-    if args.vectors:  # one size: the file's rows but the last --queries, which are held out as queries
+    if args.vectors:  # one size: the file's rows but --queries of them, spread evenly, held out as queries
         real = np.load(args.vectors)["vectors"]
-        args.sizes = [len(real) - args.queries]
+        held = np.zeros(len(real), dtype=bool)
+        held[np.linspace(0, len(real) - 1, args.queries).astype(np.int64)] = True
+        args.sizes = [int((~held).sum())]
     for n in args.sizes:
         index = work / f"idx-{n}"
         record = work / f"idx-{n}.build.json"
         if args.vectors:
             source = work / f"real-{n}.npz"
             if not source.exists():
-                write_rows(source, real[:n])
-            queries = real[n:].astype(np.float32)  # views of stored photos, never stored themselves
+                write_rows(source, real[~held])
+            queries = real[held].astype(np.float32)  # never stored; with embed_crops' file, views of stored photos
             model = ["--model", "none", "--dim", str(real.shape[1])]
         else:
             source = work / f"vectors-{n}.npz"
