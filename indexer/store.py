@@ -83,6 +83,19 @@ class IndexSettings:
     auto: AutoPolicy = field(default_factory=AutoPolicy)
 
 
+def _id_differences(in_faiss: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids FAISS has that are not stored, stored ids FAISS lacks)``; ``stored`` sorted, unique.
+
+    They usually agree (after every clean save, every adopted generation), and one sort finds
+    that: the two set differences took 5.8 s for 1M ids at open.
+    """
+    in_faiss = np.sort(in_faiss)
+    if len(in_faiss) == len(stored) and np.array_equal(in_faiss, stored):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.setdiff1d(in_faiss, stored, assume_unique=True),
+            np.setdiff1d(stored, in_faiss, assume_unique=True))
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
     """sha256 and size of a file, read in chunks (never whole)."""
     digest, size = hashlib.sha256(), 0
@@ -286,12 +299,7 @@ class IndexStore:
         """Bring FAISS in line with SQLite after a crash between a commit and a FAISS save."""
         if self.faiss.ntotal < len(self.vector_files) and self.defer_faiss(len(self.vector_files)):
             return  # an interrupted large import: the next auto choice builds the index
-        stored = self.vector_files.ids()  # sorted, unique
-        in_faiss = np.sort(self.faiss.ids())
-        if len(in_faiss) == len(stored) and np.array_equal(in_faiss, stored):
-            return  # the usual case, found in one sort (set differences of 1M ids took 5 s)
-        extra = np.setdiff1d(in_faiss, stored, assume_unique=True)
-        missing = np.setdiff1d(stored, in_faiss, assume_unique=True)
+        extra, missing = _id_differences(self.faiss.ids(), self.vector_files.ids())
         if len(extra):
             try:
                 self.faiss.remove(extra)
@@ -469,8 +477,7 @@ class IndexStore:
         """Install a new FAISS index (built by :meth:`build_faiss`) and save it as the next generation."""
         self._require_writable()
         with self._rw.write():
-            stored, present = self.vector_files.ids(), index.ids()
-            extra, missing = np.setdiff1d(present, stored), np.setdiff1d(stored, present)
+            extra, missing = _id_differences(index.ids(), self.vector_files.ids())
             if len(extra):
                 index.remove(extra)
             if len(missing) and index.is_trained:
@@ -555,8 +562,7 @@ class IndexStore:
             path.unlink(missing_ok=True)
             return
         with self._rw.write():
-            stored, present = self.vector_files.ids(), index.ids()
-            extra, missing = np.setdiff1d(present, stored), np.setdiff1d(stored, present)
+            extra, missing = _id_differences(index.ids(), self.vector_files.ids())
             if len(extra):
                 index.remove(extra)
             if len(missing):
